@@ -1,0 +1,57 @@
+"""The single entry point of the pure domain: ``decide(state, command, now) -> events``.
+
+A decision either returns the events that the command causes (possibly none) or raises
+a named ``DomainError`` and causes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from domain import commands as cmd
+from domain import events as ev
+from domain.decide_admin import (
+    decide_launch,
+    decide_pause,
+    decide_reconstitute,
+    decide_resolve_halt,
+    decide_resume,
+    decide_settle,
+    decide_update_parameters,
+)
+from domain.decide_market import (
+    decide_rebalance,
+    decide_report_funding_rate,
+    decide_report_price,
+    decide_tick,
+)
+from domain.decide_token import decide_mint, decide_redeem, decide_transfer
+from domain.errors import ProductNotFound
+from domain.model import ProductState
+
+_DECISIONS: dict[type[cmd.Command], Callable[[Any, Any, int], list[ev.Event]]] = {
+    cmd.ReportPrice: decide_report_price,
+    cmd.ReportFundingRate: decide_report_funding_rate,
+    cmd.Mint: decide_mint,
+    cmd.Redeem: decide_redeem,
+    cmd.Transfer: decide_transfer,
+    cmd.Rebalance: decide_rebalance,
+    cmd.Tick: decide_tick,
+    cmd.Pause: decide_pause,
+    cmd.Resume: decide_resume,
+    cmd.UpdateParameters: decide_update_parameters,
+    cmd.ResolveHalt: decide_resolve_halt,
+    cmd.ReconstituteIndex: decide_reconstitute,
+    cmd.SettleProduct: decide_settle,
+}
+
+
+def decide(state: ProductState | None, command: cmd.Command, now: int) -> list[ev.Event]:
+    """The events ``command`` causes at time ``now`` (Unix seconds), or a ``DomainError``."""
+    if isinstance(command, cmd.LaunchProduct):
+        return decide_launch(state, command, now)
+    if state is None:
+        raise ProductNotFound("no such product: launch it first")
+    decision = _DECISIONS[type(command)]
+    return decision(state, command, now)

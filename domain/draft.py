@@ -1,0 +1,224 @@
+"""What every decision shares: a draft that applies events as they are decided, the
+status and price guards, accrual, and the checks that run at the end of a decision
+(settle a wiped-out vault; pull the ripcord in the same decision that crossed it).
+"""
+
+from __future__ import annotations
+
+import attrs
+from attrs import define
+
+from domain import events as ev
+from domain.accrual import accrue_funding, streaming_fee_tokens
+from domain.errors import OracleStale, PriceUnavailable, ProductHalted, ProductSettled
+from domain.evolve import evolve
+from domain.fixedpoint import value_up
+from domain.model import LENDER, MARKET, VAULT, Movement, ProductState, RebalanceReason
+from domain.oracle import is_fresh
+from domain.vault_math import leverage_wad, nav_per_token_wad, quote_rebalance
+
+
+@define
+class Draft:
+    """The state as it will be after the events decided so far."""
+
+    state: ProductState
+    events: list[ev.Event] = attrs.Factory(list)
+
+    def emit(self, event: ev.Event) -> None:
+        self.state = evolve(self.state, event)
+        self.events.append(event)
+
+
+def require_not_settled(state: ProductState) -> None:
+    if state.settled:
+        raise ProductSettled(f"product {state.product_id} is settled")
+
+
+def require_not_halted(state: ProductState) -> None:
+    if state.halted:
+        pending = state.pending_price
+        detail = f" (pending index price {pending.index_price_wad})" if pending else ""
+        raise ProductHalted(
+            f"product {state.product_id} is halted by the circuit breaker{detail}: "
+            "a quorum must confirm the move or an admin must resolve it"
+        )
+
+
+def require_fresh_price(state: ProductState, now: int) -> None:
+    if state.index_price_wad == 0:
+        raise PriceUnavailable(
+            f"product {state.product_id} has no accepted price yet for all of {', '.join(state.symbols)}"
+        )
+    if not is_fresh(state.price_observed_at, now, state.params.max_oracle_age_s):
+        raise OracleStale(
+            f"product {state.product_id}: the accepted price was observed at "
+            f"{state.price_observed_at}, {now - state.price_observed_at}s ago, older than "
+            f"max_oracle_age_s={state.params.max_oracle_age_s}"
+        )
+
+
+def debt_value(state: ProductState) -> int:
+    return value_up(state.vault.debt_units_wad, state.index_price_wad, state.params.collateral_decimals)
+
+
+def current_equity(state: ProductState) -> int:
+    return state.vault.cash - debt_value(state)
+
+
+def current_leverage_wad(state: ProductState) -> int | None:
+    """Signed leverage at the accepted price, or None without positive equity or a price."""
+    if state.index_price_wad == 0:
+        return None
+    equity_value = current_equity(state)
+    if equity_value <= 0:
+        return None
+    return leverage_wad(debt_value(state), equity_value)
+
+
+def accrue(draft: Draft, now: int) -> None:
+    """Bring funding and the streaming fee up to ``now`` (one ``Accrued`` event)."""
+    state = draft.state
+    elapsed_s = now - state.accrued_at
+    if state.settled or elapsed_s <= 0:
+        return
+    notional = debt_value(state) if state.index_price_wad else 0
+    funding = accrue_funding(notional, state.funding_rate_wad, elapsed_s, state.funding_carry)
+    fee_tokens = streaming_fee_tokens(state.vault.supply, state.params.streaming_fee_bps, elapsed_s)
+    movements: tuple[Movement, ...] = ()
+    if funding.paid > 0:
+        movements = (Movement(VAULT, LENDER, funding.paid),)
+    elif funding.paid < 0:
+        movements = (Movement(LENDER, VAULT, -funding.paid),)
+    draft.emit(
+        ev.Accrued(
+            at=now,
+            accrued_from=state.accrued_at,
+            debt_notional=notional,
+            funding_rate_wad=state.funding_rate_wad,
+            funding_paid=funding.paid,
+            funding_carry=funding.carry,
+            streaming_fee_tokens=fee_tokens,
+            supply_before=state.vault.supply,
+            cash_after=state.vault.cash - funding.paid,
+            supply_after=state.vault.supply + fee_tokens,
+            movements=movements,
+        )
+    )
+
+
+def settle(draft: Draft, now: int, reason: str) -> None:
+    """Close the debt at the accepted price; what cash cannot cover is the lender's bad debt."""
+    state = draft.state
+    owed = debt_value(state)
+    repaid = min(max(state.vault.cash, 0), owed)
+    draft.emit(
+        ev.Settled(
+            at=now,
+            reason=reason,
+            price_wad=state.index_price_wad,
+            debt_units_closed_wad=state.vault.debt_units_wad,
+            debt_value=owed,
+            repaid=repaid,
+            bad_debt=owed - repaid,
+            cash_after=state.vault.cash - repaid,
+            movements=(Movement(VAULT, MARKET, repaid),) if repaid else (),
+        )
+    )
+
+
+def next_schedule_after(next_at: int, now: int, interval_s: int) -> int:
+    """The first scheduled time strictly after ``now``, keeping the schedule's phase."""
+    if now < next_at:
+        return next_at
+    return next_at + interval_s * ((now - next_at) // interval_s + 1)
+
+
+def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
+    """Trade towards target leverage. A ripcord trade is never capped: it must bring
+    leverage back inside the ripcord in this same decision."""
+    state = draft.state
+    params = state.params
+    leverage_before = current_leverage_wad(state)
+    assert leverage_before is not None, "rebalance needs a price and positive equity"
+    quote = quote_rebalance(
+        state.vault.cash,
+        state.vault.debt_units_wad,
+        state.index_price_wad,
+        params.collateral_decimals,
+        params.target_magnitude_wad,
+        params.execution_cost_bps,
+        0 if reason is RebalanceReason.RIPCORD else params.max_trade_notional,
+    )
+    movements: tuple[Movement, ...] = (
+        (Movement(MARKET, VAULT, quote.notional),)
+        if quote.side == "sell"
+        else (Movement(VAULT, MARKET, quote.notional),)
+    )
+    if quote.execution_cost:
+        movements += (Movement(VAULT, MARKET, quote.execution_cost),)
+    after = attrs.evolve(state.vault, cash=quote.cash_after, debt_units_wad=quote.debt_units_after_wad)
+    leverage_after = current_leverage_wad(attrs.evolve(state, vault=after))
+    next_at = state.next_rebalance_at
+    if reason is RebalanceReason.SCHEDULE:
+        next_at = next_schedule_after(next_at, now, params.rebalance_interval_s)
+    draft.emit(
+        ev.Rebalanced(
+            at=now,
+            reason=reason,
+            side=quote.side,
+            units_wad=quote.units_wad,
+            notional=quote.notional,
+            execution_cost=quote.execution_cost,
+            price_wad=state.index_price_wad,
+            leverage_before_wad=leverage_before,
+            leverage_after_wad=leverage_after if leverage_after is not None else 0,
+            capped=quote.capped,
+            next_rebalance_at=next_at,
+            cash_after=quote.cash_after,
+            debt_units_after_wad=quote.debt_units_after_wad,
+            movements=movements,
+        )
+    )
+
+
+def rebalance_reason(state: ProductState, now: int) -> RebalanceReason | None:
+    """Why a rebalance is due now, the most urgent reason first, or None."""
+    if state.vault.supply == 0:
+        return None
+    leverage = current_leverage_wad(state)
+    if leverage is None:
+        return None
+    magnitude = -leverage
+    params = state.params
+    if magnitude >= params.ripcord_leverage_wad:
+        return RebalanceReason.RIPCORD
+    if not params.band_low_wad <= magnitude <= params.band_high_wad:
+        return RebalanceReason.BAND
+    if state.rebalance_pending:
+        return RebalanceReason.CONTINUATION
+    if now >= state.next_rebalance_at:
+        return RebalanceReason.SCHEDULE
+    return None
+
+
+def settle_or_ripcord(draft: Draft, now: int) -> None:
+    """End-of-decision safety: a wiped-out vault settles; a leverage past the ripcord is
+    cut back at once (on a fresh price, when not halted)."""
+    state = draft.state
+    if state.settled or state.vault.supply == 0 or state.index_price_wad == 0:
+        return
+    if current_equity(state) <= 0:
+        settle(draft, now, "equity wiped out")
+        return
+    if state.halted or not is_fresh(state.price_observed_at, now, state.params.max_oracle_age_s):
+        return
+    if rebalance_reason(state, now) is RebalanceReason.RIPCORD:
+        rebalance(draft, now, RebalanceReason.RIPCORD)
+
+
+def nav_wad(state: ProductState) -> int:
+    """NAV per token (WAD) at the accepted price; 1.0 before the first mint."""
+    if state.settled:
+        return nav_per_token_wad(state.vault.cash, state.vault.supply, state.params.collateral_decimals)
+    return nav_per_token_wad(current_equity(state), state.vault.supply, state.params.collateral_decimals)

@@ -1,0 +1,84 @@
+"""The oracle rules of SPEC §2: fresh reports of distinct reporters, median, quorum,
+staleness and the size of a move. Pure functions over a product's report book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from attrs import frozen
+
+from domain.fixedpoint import WAD, median, mul_div_up
+from domain.model import Component, Report
+
+
+@frozen
+class Candidate:
+    """An index price computed from fresh reports, with the weakest quorum behind it."""
+
+    index_price_wad: int
+    component_prices: tuple[tuple[str, int], ...]
+    observed_at: int
+    reporters_min: int
+
+
+def is_fresh(observed_at: int, now: int, max_age_s: int) -> bool:
+    """A report or price is fresh while no older than ``max_age_s``."""
+    return now - observed_at <= max_age_s
+
+
+def index_price_wad(components: tuple[Component, ...], prices: Mapping[str, int]) -> int:
+    """Σ quantity × price, rounded up (the index values the vault's debt)."""
+    total = sum(c.quantity_wad * prices[c.symbol] for c in components)
+    return mul_div_up(total, 1, WAD)
+
+
+def candidate_price(
+    components: tuple[Component, ...],
+    reports: Mapping[str, Mapping[str, Report]],
+    now: int,
+    max_age_s: int,
+    quorum: int,
+) -> Candidate | None:
+    """The index price from the median of each component's fresh reports, or None when a
+    component lacks ``quorum`` fresh reports from distinct reporters."""
+    prices: dict[str, int] = {}
+    oldest = now
+    reporters_min: int | None = None
+    for component in components:
+        fresh = [
+            r for r in reports.get(component.symbol, {}).values() if is_fresh(r.observed_at, now, max_age_s)
+        ]
+        if len(fresh) < quorum:
+            return None
+        prices[component.symbol] = median(tuple(r.price_wad for r in fresh))
+        oldest = min(oldest, *(r.observed_at for r in fresh))
+        reporters_min = len(fresh) if reporters_min is None else min(reporters_min, len(fresh))
+    assert reporters_min is not None, "an index has at least one component"
+    return Candidate(
+        index_price_wad=index_price_wad(components, prices),
+        component_prices=tuple((c.symbol, prices[c.symbol]) for c in components),
+        observed_at=oldest,
+        reporters_min=reporters_min,
+    )
+
+
+def move_wad(previous_price_wad: int, new_price_wad: int) -> int:
+    """|new − previous| / previous as WAD, rounded up (a move is never understated).
+
+    pre: previous_price_wad > 0 and new_price_wad > 0
+    post: __return__ >= 0
+    post: __return__ * previous_price_wad >= abs(new_price_wad - previous_price_wad) * WAD
+    """
+    return mul_div_up(abs(new_price_wad - previous_price_wad), WAD, previous_price_wad)
+
+
+def reconstituted_components(
+    components: tuple[Component, ...], prices: Mapping[str, int], index_price_before_wad: int
+) -> tuple[Component, ...]:
+    """``components`` scaled so that their index price equals ``index_price_before_wad``
+    (quantities rounded down: the index, and so the debt's value, never jumps up)."""
+    raw = sum(c.quantity_wad * prices[c.symbol] for c in components)
+    return tuple(
+        Component(c.symbol, c.quantity_wad * index_price_before_wad * WAD // raw) for c in components
+    )
