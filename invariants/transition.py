@@ -1,0 +1,143 @@
+"""Laws over one event and the states around it (SPEC §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from domain import events as ev
+from domain.fixedpoint import BPS, WAD, collateral_scale
+from domain.model import ProductState
+from invariants.verdict import Verdict, holds, violated
+
+TransitionInvariant = Callable[[ProductState | None, ev.Event, ProductState], Verdict]
+
+
+def _equity_at(state: ProductState, price_wad: int) -> tuple[int, int]:
+    """Equity as an exact fraction (numerator, denominator) at ``price_wad``."""
+    scale = collateral_scale(state.params.collateral_decimals)
+    denominator = WAD * WAD
+    debt_exact = state.vault.debt_units_wad * price_wad * scale
+    return state.vault.cash * denominator - debt_exact, denominator
+
+
+def no_dilution(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
+    """A mint or redeem never lowers the NAV per token of the other holders (exact values
+    at the event's price: E_after / S_after ≥ E_before / S_before)."""
+    name = "no_dilution"
+    if before is None or not isinstance(event, ev.Minted | ev.Redeemed):
+        return holds(name)
+    if before.vault.supply == 0:
+        return holds(name)
+    e_before, _ = _equity_at(before, event.price_wad)
+    e_after, _ = _equity_at(after, event.price_wad)
+    if after.vault.supply == 0:
+        return holds(name)
+    if e_after * before.vault.supply < e_before * after.vault.supply:
+        return violated(
+            name,
+            f"{type(event).__name__} of {event.holder_id} lowered NAV per token: equity "
+            f"{e_before}/{before.vault.supply} -> {e_after}/{after.vault.supply} (scaled by WAD²)",
+        )
+    return holds(name)
+
+
+def no_free_money(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
+    """A minter gets tokens worth at most what it paid; a redeemer gets at most its share of
+    equity. Together: mint then redeem at an unchanged price never returns more than paid in."""
+    name = "no_free_money"
+    if before is None:
+        return holds(name)
+    if isinstance(event, ev.Minted) and after.vault.supply > 0:
+        e_after, denominator = _equity_at(after, event.price_wad)
+        if event.tokens_minted * e_after > event.collateral_in * denominator * after.vault.supply:
+            return violated(
+                name,
+                f"mint of {event.collateral_in} gave {event.tokens_minted} tokens worth more "
+                f"than paid at NAV after the mint",
+            )
+    if isinstance(event, ev.Redeemed) and before.vault.supply > 0:
+        e_before, denominator = _equity_at(before, event.price_wad)
+        if event.gross_out * denominator * before.vault.supply > event.tokens_burned * e_before:
+            return violated(
+                name,
+                f"redemption of {event.tokens_burned} tokens paid {event.gross_out}, more than "
+                f"their share of equity",
+            )
+    return holds(name)
+
+
+def rounding_favours_vault(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
+    """Fees owed to the vault round up; sale proceeds round down; purchases round up; no
+    fee or cost is negative."""
+    name = "rounding_favours_vault"
+    if before is None:
+        return holds(name)
+    params = before.params
+    scale = collateral_scale(params.collateral_decimals)
+    if isinstance(event, ev.Minted):
+        exact_proceeds = event.units_sold_wad * event.price_wad * scale
+        if min(event.fee, event.execution_cost, event.sale_proceeds) < 0:
+            return violated(name, f"negative fee or cost in {event}")
+        if event.fee * BPS < event.collateral_in * params.mint_fee_bps:
+            return violated(name, f"mint fee {event.fee} rounded down")
+        if event.sale_proceeds * WAD * WAD > exact_proceeds:
+            return violated(name, f"sale proceeds {event.sale_proceeds} rounded up")
+        if event.execution_cost * BPS < event.sale_proceeds * params.execution_cost_bps:
+            return violated(name, f"execution cost {event.execution_cost} rounded down")
+    if isinstance(event, ev.Redeemed):
+        exact_purchase = event.units_bought_wad * event.price_wad * scale
+        if min(event.fee, event.execution_cost, event.collateral_out) < 0:
+            return violated(name, f"negative fee, cost or payout in {event}")
+        if event.fee * BPS < event.gross_out * params.redeem_fee_bps:
+            return violated(name, f"redeem fee {event.fee} rounded down")
+        if event.purchase_cost * WAD * WAD < exact_purchase:
+            return violated(name, f"purchase cost {event.purchase_cost} rounded down")
+    if isinstance(event, ev.Accrued) and event.streaming_fee_tokens < 0:
+        return violated(name, f"negative streaming fee {event.streaming_fee_tokens}")
+    return holds(name)
+
+
+def lifecycle_respected(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
+    """Nothing is minted while paused, halted or settled; nothing trades at NAV while halted
+    or settled; SETTLED is terminal."""
+    name = "lifecycle_respected"
+    if before is None:
+        return holds(name)
+    if before.settled and not after.settled:
+        return violated(name, "a settled product became unsettled")
+    if isinstance(event, ev.Minted) and (before.paused or before.halted or before.settled):
+        return violated(name, f"minted while {before.status}")
+    if isinstance(event, ev.Redeemed | ev.Rebalanced) and (before.halted or before.settled):
+        return violated(name, f"{type(event).__name__} while {before.status}")
+    if isinstance(event, ev.SettlementRedeemed) and not before.settled:
+        return violated(name, "settlement redemption before settlement")
+    return holds(name)
+
+
+def reconstitution_continuous(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
+    """Reconstitution does not make the index price jump (beyond one unit of rounding per
+    component) and never raises it."""
+    name = "reconstitution_continuous"
+    if not isinstance(event, ev.IndexReconstituted):
+        return holds(name)
+    gap = event.index_price_before_wad - event.index_price_after_wad
+    if not 0 <= gap <= len(event.components):
+        return violated(
+            name,
+            f"index price went from {event.index_price_before_wad} to {event.index_price_after_wad}",
+        )
+    return holds(name)
+
+
+TRANSITION_INVARIANTS: tuple[TransitionInvariant, ...] = (
+    no_dilution,
+    no_free_money,
+    rounding_favours_vault,
+    lifecycle_respected,
+    reconstitution_continuous,
+)
+
+
+def check_transition(before: ProductState | None, event: ev.Event, after: ProductState) -> list[Verdict]:
+    """The verdicts of every transition invariant that is violated."""
+    return [v for v in (inv(before, event, after) for inv in TRANSITION_INVARIANTS) if not v.ok]
