@@ -18,7 +18,7 @@ from domain.draft import (
 from domain.errors import InvalidArgument, InvalidPriceReport
 from domain.fixedpoint import WAD
 from domain.model import PendingPrice, ProductState
-from domain.oracle import candidate_price, is_fresh, move_wad
+from domain.oracle import Candidate, candidate_price, is_fresh, move_wad
 from domain.validation import check_reporter_id
 
 FUNDING_RATE_MAX_WAD = 10 * WAD  # 1000 % a year: beyond it a report is an error
@@ -65,6 +65,10 @@ def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> 
     )
     state = draft.state
     params = state.params
+    if state.halted:
+        _confirm_if_quorum(draft, now)
+        settle_or_ripcord(draft, now)
+        return draft.events
     candidate = candidate_price(
         state.components, state.reports, now, params.max_oracle_age_s, params.oracle_quorum
     )
@@ -72,23 +76,7 @@ def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> 
         return draft.events
     last = state.index_price_wad
     move = move_wad(last, candidate.index_price_wad) if last else 0
-    accepted = ev.PriceAccepted(
-        at=now,
-        index_price_wad=candidate.index_price_wad,
-        previous_index_price_wad=last,
-        move_wad=move,
-        component_prices=candidate.component_prices,
-        observed_at=candidate.observed_at,
-    )
-    if state.halted:
-        confirmations = max(CONFIRMATION_QUORUM_MIN, params.oracle_quorum)
-        if candidate.reporters_min >= confirmations and move > params.max_price_move_wad:
-            assert state.pending_price is not None
-            draft.emit(
-                ev.HaltResolved(at=now, accepted=True, resolved_by="quorum", pending=state.pending_price)
-            )
-            draft.emit(accepted)
-    elif move > params.max_price_move_wad:
+    if move > params.max_price_move_wad:
         draft.emit(
             ev.CircuitBreakerTripped(
                 at=now,
@@ -103,9 +91,39 @@ def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> 
             )
         )
     else:
-        draft.emit(accepted)
+        draft.emit(_accepted(now, last, move, candidate))
     settle_or_ripcord(draft, now)
     return draft.events
+
+
+def _accepted(now: int, last: int, move: int, candidate: Candidate) -> ev.PriceAccepted:
+    return ev.PriceAccepted(
+        at=now,
+        index_price_wad=candidate.index_price_wad,
+        previous_index_price_wad=last,
+        move_wad=move,
+        component_prices=candidate.component_prices,
+        observed_at=candidate.observed_at,
+    )
+
+
+def _confirm_if_quorum(draft: Draft, now: int) -> None:
+    """While halted, reports received since the trip confirm the move when at least
+    ``max(2, oracle_quorum)`` distinct reporters of every component, fresh, put the index
+    beyond ``max_price_move`` from the last accepted price again."""
+    state = draft.state
+    params = state.params
+    quorum = max(CONFIRMATION_QUORUM_MIN, params.oracle_quorum)
+    candidate = candidate_price(state.components, state.confirmations, now, params.max_oracle_age_s, quorum)
+    if candidate is None:
+        return
+    last = state.index_price_wad
+    move = move_wad(last, candidate.index_price_wad)
+    if move <= params.max_price_move_wad:
+        return
+    assert state.pending_price is not None
+    draft.emit(ev.HaltResolved(at=now, accepted=True, resolved_by="quorum", pending=state.pending_price))
+    draft.emit(_accepted(now, last, move, candidate))
 
 
 def decide_report_funding_rate(state: ProductState, command: ReportFundingRate, now: int) -> list[ev.Event]:

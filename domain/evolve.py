@@ -67,11 +67,22 @@ def _apply(event: ev.Event, state: ProductState) -> ProductState:
 
 @_apply.register
 def _(event: ev.PriceReported, state: ProductState) -> ProductState:
-    book = dict(state.reports)
-    by_reporter = dict(book.get(event.symbol, {}))
-    by_reporter[event.reporter_id] = Report(event.reporter_id, event.price_wad, event.observed_at)
-    book[event.symbol] = by_reporter
-    return attrs.evolve(state, reports=book)
+    report = Report(event.reporter_id, event.price_wad, event.observed_at)
+    reports = _with_report(state.reports, event.symbol, report)
+    if not state.halted:
+        return attrs.evolve(state, reports=reports)
+    confirmations = _with_report(state.confirmations, event.symbol, report)
+    return attrs.evolve(state, reports=reports, confirmations=confirmations)
+
+
+def _with_report(
+    book: Mapping[str, Mapping[str, Report]], symbol: str, report: Report
+) -> dict[str, Mapping[str, Report]]:
+    updated = dict(book)
+    by_reporter = dict(updated.get(symbol, {}))
+    by_reporter[report.reporter_id] = report
+    updated[symbol] = by_reporter
+    return updated
 
 
 @_apply.register
@@ -86,12 +97,12 @@ def _(event: ev.PriceAccepted, state: ProductState) -> ProductState:
 
 @_apply.register
 def _(event: ev.CircuitBreakerTripped, state: ProductState) -> ProductState:
-    return attrs.evolve(state, halted=True, pending_price=event.pending)
+    return attrs.evolve(state, halted=True, pending_price=event.pending, confirmations={})
 
 
 @_apply.register
 def _(event: ev.HaltResolved, state: ProductState) -> ProductState:
-    return attrs.evolve(state, halted=False, pending_price=None)
+    return attrs.evolve(state, halted=False, pending_price=None, confirmations={})
 
 
 @_apply.register

@@ -116,6 +116,9 @@ class ProductState:
     component_prices: tuple[tuple[str, int], ...] = ()
     price_observed_at: int = 0
     pending_price: PendingPrice | None = None
+    # Reports received while halted: only these can confirm a tripped move, so the
+    # reports that tripped the breaker never confirm it themselves.
+    confirmations: Mapping[str, Mapping[str, Report]] = attrs.field(factory=dict)
     paused: bool = False
     halted: bool = False
     settled: bool = False

@@ -1,0 +1,35 @@
+# iit-node. `make run` starts the main job, `make test` runs the tests; both install
+# what they need first (uv from PyPI, then the locked dependencies).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py domain/oracle.py
+
+.PHONY: setup run test lint typecheck crosshair crosshair-canaries check deep bench
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+
+run: setup
+	$(RUN) iit demo
+
+test: setup
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: setup
+	$(RUN) mypy --strict domain invariants adapters scripts
+
+crosshair: setup
+	$(RUN) python scripts/crosshair_gate.py $(CROSSHAIR_TARGETS)
+	$(RUN) python scripts/crosshair_gate.py --expect-counterexample tests/crosshair_fixtures/known_bugs.py
+
+check: lint typecheck crosshair test
+
+deep: setup
+	HYPOTHESIS_PROFILE=deep $(RUN) pytest
