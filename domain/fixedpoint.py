@@ -115,7 +115,7 @@ def median(values: tuple[int, ...]) -> int:
     Prices are not balances: the median of an even count rounds down so that a
     median never exceeds the larger middle report.
 
-    pre: len(values) > 0
+    pre: 0 < len(values) <= 5
     post: min(values) <= __return__ <= max(values)
     """
     ordered = sorted(values)

@@ -68,6 +68,34 @@ def leverage_wad(debt_value: int, equity_value: int) -> int:
     return -mul_div_up(debt_value, WAD, equity_value)
 
 
+def tokens_for_equity_added(added: int, supply: int, equity_before: int) -> int:
+    """Tokens for a mint that added ``added`` equity: ``added × supply / equity``, rounded down.
+
+    The law it proves: the other holders' NAV per token is not lowered.
+
+    pre: added >= 0 and supply > 0 and equity_before > 0
+    post: __return__ >= 0
+    post: __return__ * equity_before <= added * supply
+    post: (equity_before + added) * supply >= equity_before * (supply + __return__)
+    """
+    return mul_div_down(added, supply, equity_before)
+
+
+def redemption_gross_out(equity_before: int, equity_traded: int, supply: int, tokens: int) -> int:
+    """What a redemption of ``tokens`` may pay: the equity left after its trade above what the
+    remaining holders must keep (their share before, rounded up), and never more than the
+    redeemed share of equity before. Zero or less means the redemption cannot pay its way.
+
+    The laws it proves: no dilution of the remaining holders, and no more than the share.
+
+    pre: equity_before > 0 and 0 < tokens <= supply and equity_traded <= equity_before
+    post: __return__ * supply <= equity_before * tokens
+    post: __return__ <= 0 or (equity_traded - __return__) * supply >= equity_before * (supply - tokens)
+    """
+    keep = mul_div_up(equity_before, supply - tokens, supply)
+    return min(equity_traded - keep, mul_div_down(equity_before, tokens, supply))
+
+
 @frozen
 class MintQuote:
     """What a mint does to the vault, all amounts in base units."""
@@ -101,16 +129,6 @@ def quote_mint(
     unchanged (the first mint sets it to the target). The hedge notional ``n`` solves
     ``n = (net − n·cost) × leverage``, so the execution cost is paid from the minter's
     contribution. Tokens = equity added × supply / equity before, rounded down.
-
-    pre: 0 <= cash and 0 <= debt_units_wad and 0 <= supply and 0 < price_wad
-    pre: 0 <= collateral_decimals <= 18
-    pre: 0 < amount and 0 <= fee_bps <= 1000 and 0 <= cost_bps <= 1000
-    pre: WAD <= target_magnitude_wad <= 3 * WAD
-    pre: supply == 0 or cash > value_up(debt_units_wad, price_wad, collateral_decimals)
-    post: __return__.fee + __return__.net == amount and __return__.fee >= 0
-    post: __return__.tokens_out >= 0 and __return__.execution_cost >= 0
-    post: supply == 0 or __return__.tokens_out * __return__.equity_before <= (__return__.equity_after - __return__.equity_before) * supply
-    post: __return__.equity_after - __return__.equity_before <= __return__.net
     """
     fee = bps_up(amount, fee_bps)
     net = amount - fee
@@ -134,7 +152,7 @@ def quote_mint(
     if supply == 0:
         tokens = added * tokens_per_collateral_unit(collateral_decimals)
     else:
-        tokens = mul_div_down(added, supply, equity_before)
+        tokens = tokens_for_equity_added(added, supply, equity_before)
     return MintQuote(
         fee=fee,
         net=net,
@@ -181,14 +199,6 @@ def quote_redeem(
     its share), pays the execution cost, and pays out whatever equity is left above what
     the remaining holders must keep (their share before, rounded up). Negative means the
     redemption cannot pay for its own trade: the decision rejects it.
-
-    pre: 0 <= debt_units_wad and 0 < tokens <= supply and 0 < price_wad
-    pre: 0 <= collateral_decimals <= 18
-    pre: 0 <= fee_bps <= 1000 and 0 <= cost_bps <= 1000
-    pre: cash > value_up(debt_units_wad, price_wad, collateral_decimals)
-    post: __return__.fee >= 0 and __return__.collateral_out + __return__.fee == __return__.gross_out
-    post: __return__.gross_out < 0 or __return__.equity_after * supply >= __return__.equity_before * (supply - tokens)
-    post: __return__.gross_out * supply <= __return__.equity_before * tokens
     """
     units = min(mul_div_up(debt_units_wad, tokens, supply), debt_units_wad)
     purchase = value_up(units, price_wad, collateral_decimals)
@@ -197,8 +207,7 @@ def quote_redeem(
     cash_traded = cash - purchase - cost
     debt_after = debt_units_wad - units
     equity_traded = cash_traded - value_up(debt_after, price_wad, collateral_decimals)
-    keep = mul_div_up(equity_before, supply - tokens, supply)
-    gross = min(equity_traded - keep, mul_div_down(equity_before, tokens, supply))
+    gross = redemption_gross_out(equity_before, equity_traded, supply, tokens)
     fee = bps_up(gross, fee_bps) if gross > 0 else 0
     cash_after = cash_traded - max(gross, 0)
     return RedeemQuote(
@@ -239,14 +248,6 @@ def quote_rebalance(
 ) -> RebalanceQuote:
     """Quote the trade that takes debt value to ``|target| × equity`` (``max_trade_notional``
     caps it; 0 means no cap). Selling rounds proceeds down, buying rounds the price up.
-
-    pre: 0 <= debt_units_wad and 0 < price_wad and 0 <= collateral_decimals <= 18
-    pre: WAD <= target_magnitude_wad <= 3 * WAD and 0 <= cost_bps <= 1000
-    pre: max_trade_notional >= 0
-    pre: cash > value_up(debt_units_wad, price_wad, collateral_decimals)
-    post: __return__.units_wad >= 0 and __return__.execution_cost >= 0
-    post: __return__.side != "buy" or __return__.units_wad <= debt_units_wad
-    post: max_trade_notional == 0 or __return__.notional <= max_trade_notional
     """
     debt_value = value_up(debt_units_wad, price_wad, collateral_decimals)
     equity_value = cash - debt_value

@@ -55,6 +55,16 @@ def no_free_money(before: ProductState | None, event: ev.Event, after: ProductSt
                 f"mint of {event.collateral_in} gave {event.tokens_minted} tokens worth more "
                 f"than paid at NAV after the mint",
             )
+    if (
+        isinstance(event, ev.SettlementRedeemed)
+        and before.vault.supply > 0
+        and event.collateral_out * before.vault.supply > event.tokens_burned * max(before.vault.cash, 0)
+    ):
+        return violated(
+            name,
+            f"settlement redemption of {event.tokens_burned} tokens paid {event.collateral_out}, "
+            f"more than their pro-rata share of cash {before.vault.cash}",
+        )
     if isinstance(event, ev.Redeemed) and before.vault.supply > 0:
         e_before, denominator = _equity_at(before, event.price_wad)
         if event.gross_out * denominator * before.vault.supply > event.tokens_burned * e_before:
@@ -92,6 +102,13 @@ def rounding_favours_vault(before: ProductState | None, event: ev.Event, after: 
             return violated(name, f"redeem fee {event.fee} rounded down")
         if event.purchase_cost * WAD * WAD < exact_purchase:
             return violated(name, f"purchase cost {event.purchase_cost} rounded down")
+        if event.execution_cost * BPS < event.purchase_cost * params.execution_cost_bps:
+            return violated(name, f"execution cost {event.execution_cost} rounded down")
+    if isinstance(event, ev.Rebalanced):
+        if event.execution_cost < 0 or event.units_wad < 0:
+            return violated(name, f"negative cost or units in {event}")
+        if event.execution_cost * BPS < event.notional * params.execution_cost_bps:
+            return violated(name, f"rebalance execution cost {event.execution_cost} rounded down")
     if isinstance(event, ev.Accrued) and event.streaming_fee_tokens < 0:
         return violated(name, f"negative streaming fee {event.streaming_fee_tokens}")
     return holds(name)
@@ -129,12 +146,37 @@ def reconstitution_continuous(before: ProductState | None, event: ev.Event, afte
     return holds(name)
 
 
+def settlement_recorded(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
+    """A settlement values the debt rounding up at its price, repays what the cash covers,
+    and records the rest as the lender's bad debt: ``repaid + bad_debt == debt_value``."""
+    name = "settlement_recorded"
+    if before is None or not isinstance(event, ev.Settled):
+        return holds(name)
+    scale = collateral_scale(before.params.collateral_decimals)
+    exact = before.vault.debt_units_wad * event.price_wad * scale
+    if event.debt_value * WAD * WAD < exact:
+        return violated(name, f"debt valued at {event.debt_value}, below its value at the price")
+    if event.repaid + event.bad_debt != event.debt_value or min(event.repaid, event.bad_debt) < 0:
+        return violated(
+            name,
+            f"repaid {event.repaid} + bad debt {event.bad_debt} != debt value {event.debt_value}",
+        )
+    if event.repaid > max(before.vault.cash, 0):
+        return violated(name, f"repaid {event.repaid} with only {before.vault.cash} cash")
+    if event.bad_debt > 0 and event.repaid < before.vault.cash:
+        return violated(name, f"bad debt {event.bad_debt} recorded while cash was left unpaid")
+    if after.bad_debt != before.bad_debt + event.bad_debt:
+        return violated(name, f"bad debt in state {after.bad_debt} does not include this settlement")
+    return holds(name)
+
+
 TRANSITION_INVARIANTS: tuple[TransitionInvariant, ...] = (
     no_dilution,
     no_free_money,
     rounding_favours_vault,
     lifecycle_respected,
     reconstitution_continuous,
+    settlement_recorded,
 )
 
 
