@@ -9,7 +9,8 @@ CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py
 .PHONY: setup run test lint typecheck crosshair crosshair-canaries check deep bench
 
 setup:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 
 run: setup

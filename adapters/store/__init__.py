@@ -1,0 +1,1 @@
+"""The event log: the eventsourcing application around the pure domain."""

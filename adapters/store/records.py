@@ -1,0 +1,77 @@
+"""What the eventsourcing library stores: plain records with ``originator_id`` and
+``originator_version`` (its DomainEventProtocol), holding JSON-ready payloads.
+
+The library's mapper stores ``vars(record)`` and rebuilds a record by setting its
+``__dict__``, so these are plain classes, not slotted attrs classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("6f1c1e7e-6a54-4c1e-9a35-2f0c1f1b7d21")
+
+
+def product_stream_id(product_id: str) -> UUID:
+    return uuid5(NAMESPACE, "product:" + product_id)
+
+
+def request_stream_id(request_id: str) -> UUID:
+    return uuid5(NAMESPACE, "request:" + request_id)
+
+
+class _Record:
+    originator_id: UUID
+    originator_version: int
+
+    def __init__(self, **fields: Any) -> None:  # noqa: ANN401 - records hold JSON of any shape
+        self.__dict__.update(fields)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({vars(self)!r})"
+
+
+class StoredProductEvent(_Record):
+    """One domain event in a product's stream, chained to its predecessor by hash.
+
+    Fields: ``product_id``, ``type`` and ``schema`` (the event's type and schema version),
+    ``payload`` (the event as JSON), ``request_id`` (the command that caused it),
+    ``decision_end`` (the last event of that command's decision), ``prev_hash``, ``hash``.
+    """
+
+    product_id: str
+    type: str
+    schema: int
+    payload: dict[str, Any]
+    request_id: str
+    decision_end: bool
+    prev_hash: str
+    hash: str
+
+
+class RequestRecorded(_Record):
+    """A handled request: saved in the same transaction as the events it caused, so a
+    retry finds it exactly when those events exist.
+
+    Fields: ``request_id``, ``product_id``, ``fingerprint`` (of the command),
+    ``first_version`` and ``event_count`` (the events it caused in the product's stream).
+    """
+
+    request_id: str
+    product_id: str
+    fingerprint: str
+    first_version: int
+    event_count: int
+
+
+class ProductSnapshot(_Record):
+    """A product's state at ``originator_version`` of its stream, with the hash of that event."""
+
+    state: dict[str, Any]
+    last_hash: str

@@ -1,0 +1,96 @@
+"""The audit finds tampering — an edited payload, a deleted event, two swapped events — and
+names the event's position, on both stores; on a store the node wrote it is clean."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.store.audit import audit
+from adapters.store.node import Node
+from adapters.store.records import product_stream_id
+from domain import commands as cmd
+from tests.store.tamper import Tamperer
+from tests.store.test_node import T0, launched_node
+from tests.support import USDC
+
+
+@pytest.fixture
+def written(store_url):
+    node = launched_node(store_url)
+    node.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0 + 1)
+    node.execute("P", cmd.Mint("bob", 500 * USDC, 0), "m2", T0 + 2)
+    node.execute("P", cmd.Transfer("alice", "carol", 10**18), "t1", T0 + 3)
+    node.execute("P", cmd.Redeem("bob", 10**20, 0), "r1", T0 + 4)
+    assert audit(Node.open(store_url)).ok
+    tamperer = Tamperer(store_url)
+    stream = product_stream_id("P")
+    rows = tamperer.product_rows(stream.hex if store_url.startswith("sqlite") else str(stream))
+    return store_url, tamperer, rows
+
+
+def _first(report):
+    assert not report.ok
+    return report.findings[0]
+
+
+def _row_of_type(rows, type_name):
+    import json  # noqa: PLC0415
+
+    return next(r for r in rows if json.loads(r[3])["type"] == type_name)
+
+
+def test_an_edited_payload_is_found_at_its_position(written):
+    url, tamperer, rows = written
+    minted = _row_of_type(rows, "Minted")
+    tamperer.edit_payload(minted, lambda p: p.update(tokens_minted=p["tokens_minted"] + 1))
+    finding = _first(audit(Node.open(url)))
+    assert (finding.position, finding.version) == (minted[0], minted[2])
+    assert finding.invariant == "hash_chain"
+    assert "edited" in finding.detail
+
+
+def test_a_deleted_event_is_found_where_it_was(written):
+    url, tamperer, rows = written
+    victim = rows[5]
+    tamperer.delete(victim)
+    finding = _first(audit(Node.open(url)))
+    assert finding.version == victim[2] + 1
+    assert finding.invariant == "hash_chain"
+    assert "missing" in finding.detail
+
+
+def test_two_swapped_events_are_found_at_the_first_of_them(written):
+    url, tamperer, rows = written
+    tamperer.swap_contents(rows[4], rows[5])
+    finding = _first(audit(Node.open(url)))
+    assert (finding.position, finding.version) == (rows[4][0], rows[4][2])
+    assert finding.invariant == "hash_chain"
+
+
+def _iit_audit(*args: str):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "adapters.cli", "audit", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_iit_audit_exits_0_on_a_clean_store_and_1_naming_the_event_on_a_tampered_one(written):
+    url, tamperer, rows = written
+    clean = _iit_audit("--store", url)
+    assert clean.returncode == 0, clean.stderr
+    assert "clean" in clean.stdout
+    tamperer.edit_payload(rows[6], lambda p: p.update(at=p["at"] + 1))
+    dirty = _iit_audit("--store", url, "--product", "P")
+    assert dirty.returncode == 1
+    assert f"position {rows[6][0]}, product P version {rows[6][2]}: hash_chain" in dirty.stdout
+
+
+def test_iit_audit_exits_2_when_it_cannot_run(tmp_path):
+    missing = _iit_audit("--store", f"sqlite:///{tmp_path}/none.db")
+    assert missing.returncode == 2
+    assert "no store" in missing.stderr
+    bad_url = _iit_audit("--store", "mysql://x/y")
+    assert bad_url.returncode == 2
+    assert "unknown store URL scheme" in bad_url.stderr
