@@ -34,6 +34,8 @@ from adapters.store.codec import (
     encode_state,
 )
 from adapters.store.records import (
+    REGISTRY_STREAM_ID,
+    ProductListed,
     ProductSnapshot,
     RequestRecorded,
     StoredProductEvent,
@@ -96,6 +98,14 @@ class Node(Application[Any]):
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self._cache: dict[str, Loaded] = {}
+        self._listed: list[str] = []
+
+    def product_ids(self) -> tuple[str, ...]:
+        """Every product launched in this store, in launch order (other nodes' too)."""
+        for record in self.events.get(REGISTRY_STREAM_ID, gt=len(self._listed) or None):
+            assert isinstance(record, ProductListed)
+            self._listed.append(record.product_id)
+        return tuple(self._listed)
 
     @classmethod
     def open(cls, store_url: str, **extra_env: str) -> Node:
@@ -223,6 +233,15 @@ class Node(Application[Any]):
             state = evolve(state, event)
             prev_hash = digest
         first_version = (loaded.version if loaded else 0) + 1
+        if loaded is None and events:
+            # A launch also lists the product, in the same transaction: two launches racing
+            # for the same registry version are decided again like any other conflict.
+            listed = len(self.product_ids())
+            records.append(
+                ProductListed(
+                    originator_id=REGISTRY_STREAM_ID, originator_version=listed + 1, product_id=product_id
+                )
+            )
         records.append(
             RequestRecorded(
                 originator_id=request_stream_id(request_id),

@@ -13,6 +13,9 @@ from uuid import UUID, uuid5
 NAMESPACE = UUID("6f1c1e7e-6a54-4c1e-9a35-2f0c1f1b7d21")
 
 
+REGISTRY_STREAM_ID = uuid5(NAMESPACE, "registry")
+
+
 def product_stream_id(product_id: str) -> UUID:
     return uuid5(NAMESPACE, "product:" + product_id)
 
@@ -68,6 +71,12 @@ class RequestRecorded(_Record):
     fingerprint: str
     first_version: int
     event_count: int
+
+
+class ProductListed(_Record):
+    """A product was launched: the registry stream lists every product of the store."""
+
+    product_id: str
 
 
 class ProductSnapshot(_Record):

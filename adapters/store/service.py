@@ -1,0 +1,51 @@
+"""The node's use cases over every product of a store: commands at the clock's time, price
+reports fanned out to every product holding the asset, and the keeper's tick."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from adapters.clock import Clock
+from adapters.store.node import Node, Outcome
+from domain import commands as cmd
+from domain.errors import InvalidPriceReport
+
+
+@frozen
+class NodeService:
+    node: Node
+    clock: Clock
+
+    def command(self, product_id: str, command: cmd.Command, request_id: str) -> Outcome:
+        return self.node.execute(product_id, command, request_id, self.clock.now())
+
+    def holders_of(self, symbol: str) -> tuple[str, ...]:
+        """The products whose index holds ``symbol``."""
+        found = []
+        for product_id in self.node.product_ids():
+            loaded = self.node.load(product_id)
+            if loaded is not None and symbol in loaded.state.symbols:
+                found.append(product_id)
+        return tuple(found)
+
+    def report_price(
+        self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
+    ) -> dict[str, Outcome]:
+        """A price is per asset: every product holding ``symbol`` sees it (SPEC §5). Each
+        product records it under ``request_id#product_id``, so a retried report applies once."""
+        products = self.holders_of(symbol)
+        if not products:
+            raise InvalidPriceReport(f"no product holds {symbol!r}")
+        now = self.clock.now()
+        report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
+        return {pid: self.node.execute(pid, report, f"{request_id}#{pid}", now) for pid in products}
+
+    def tick(self) -> dict[str, Outcome]:
+        """The keeper: accrue, settle or pull the ripcord, and run due rebalances, for every
+        product. The request id derives from the product and the time, so two keepers on one
+        store tick each product once per moment."""
+        now = self.clock.now()
+        return {
+            pid: self.node.execute(pid, cmd.Tick(), f"keeper:{pid}:{now}", now)
+            for pid in self.node.product_ids()
+        }

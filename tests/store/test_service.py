@@ -1,0 +1,96 @@
+"""Fan-out of prices, the keeper, the clocks and the read models, on both stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.clock import ClockWentBackwards, SimulatedClock
+from adapters.store.node import Node
+from adapters.store.projections import ReadModels, rebuild
+from adapters.store.service import NodeService
+from domain import commands as cmd
+from domain import events as ev
+from domain.errors import InvalidPriceReport
+from domain.fixedpoint import WAD
+from domain.model import Component
+from domain.params import default_params
+from tests.support import USDC
+
+T0 = 1_700_000_000
+
+
+def two_products(url: str) -> NodeService:
+    service = NodeService(Node.open(url), SimulatedClock(T0))
+    btc_eth = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
+    btc_sol = (Component("BTC", WAD // 100), Component("SOL", WAD))
+    service.command("A", cmd.LaunchProduct("A", btc_eth, default_params()), "launch-A")
+    service.command("B", cmd.LaunchProduct("B", btc_sol, default_params(-2 * WAD)), "launch-B")
+    for symbol, price in {"BTC": 60_000, "ETH": 3_000, "SOL": 150}.items():
+        service.report_price(symbol, price * WAD, T0, "r1", f"p-{symbol}")
+    return service
+
+
+def test_a_price_reaches_every_product_holding_the_asset_and_only_those(store_url):
+    service = two_products(store_url)
+    outcomes = service.report_price("ETH", 3_100 * WAD, T0, "r2", "eth-2")
+    assert set(outcomes) == {"A"}
+    outcomes = service.report_price("BTC", 61_000 * WAD, T0, "r2", "btc-2")
+    assert set(outcomes) == {"A", "B"}
+    for product_id in ("A", "B"):
+        state = service.node.load(product_id).state
+        assert dict(state.component_prices)["BTC"] == 60_500 * WAD  # median of r1 and r2
+
+
+def test_a_retried_price_report_applies_once_per_product(store_url):
+    service = two_products(store_url)
+    first = service.report_price("BTC", 61_000 * WAD, T0, "r2", "btc-2")
+    again = service.report_price("BTC", 61_000 * WAD, T0, "r2", "btc-2")
+    assert all(o.replayed for o in again.values())
+    assert {p: o.events for p, o in again.items()} == {p: o.events for p, o in first.items()}
+
+
+def test_a_price_for_an_asset_no_product_holds_is_rejected(store_url):
+    with pytest.raises(InvalidPriceReport, match="no product holds"):
+        two_products(store_url).report_price("DOGE", WAD, T0, "r1", "doge")
+
+
+def test_the_keeper_runs_the_daily_reset_of_every_product_once_per_moment(store_url):
+    service = two_products(store_url)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
+    service.command("B", cmd.Mint("bob", 1_000 * USDC, 0), "m-B")
+    assert isinstance(service.clock, SimulatedClock)
+    day = T0 + 86_400
+    service.clock.advance_to(day)
+    for symbol, price in {"BTC": 60_000, "ETH": 3_000, "SOL": 150}.items():
+        service.report_price(symbol, price * WAD, day, "r1", f"day-{symbol}")
+    outcomes = service.tick()
+    for product_id in ("A", "B"):
+        reasons = [e.reason for e in outcomes[product_id].events if isinstance(e, ev.Rebalanced)]
+        assert reasons == ["schedule"]
+    second_keeper = NodeService(Node.open(store_url), SimulatedClock(day))
+    assert all(o.replayed for o in second_keeper.tick().values())
+
+
+def test_a_simulated_clock_never_goes_backwards():
+    clock = SimulatedClock(T0)
+    assert clock.advance_to(T0 + 5) == T0 + 5
+    with pytest.raises(ClockWentBackwards):
+        clock.advance_to(T0)
+    assert clock.now() == T0 + 5
+
+
+def test_read_models_follow_the_log_and_rebuild_to_the_same_result(store_url):
+    service = two_products(store_url)
+    models = ReadModels()
+    models.catch_up(service.node)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
+    service.command("A", cmd.Transfer("alice", "carol", 10 * WAD), "t-A")
+    applied = models.catch_up(Node.open(store_url))  # another node's view of the same store
+    assert applied > 0
+    state = service.node.load("A").state
+    assert models.balances["A"] == dict(state.balances)
+    assert models.nav_history[-1].nav_per_token_wad > 0
+    rebuilt = rebuild(service.node)
+    assert rebuilt.balances == models.balances
+    assert rebuilt.nav_history == models.nav_history
+    assert rebuilt.position == models.position
