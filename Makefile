@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
-CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py domain/oracle.py
+CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py domain/oracle.py domain/params.py invariants/proofs.py
 
 .PHONY: setup run test lint typecheck crosshair crosshair-canaries check deep bench
 
@@ -27,8 +27,8 @@ typecheck: setup
 	$(RUN) mypy --strict domain invariants adapters scripts
 
 crosshair: setup
-	$(RUN) python scripts/crosshair_gate.py $(CROSSHAIR_TARGETS)
-	$(RUN) python scripts/crosshair_gate.py --expect-counterexample tests/crosshair_fixtures/known_bugs.py
+	$(RUN) python scripts/crosshair_check.py $(CROSSHAIR_TARGETS)
+	$(RUN) python scripts/crosshair_check.py --expect-counterexample tests/crosshair_fixtures/known_bugs.py
 
 check: lint typecheck crosshair test
 
