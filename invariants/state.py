@@ -113,7 +113,6 @@ def positions_well_formed(state: ProductState) -> Verdict:
 
 # Laws that hold after every event.
 STATE_INVARIANTS: tuple[StateInvariant, ...] = (
-    solvency,
     supply_equals_balances,
     ledger_sums_to_zero,
     ledger_matches_vault,
@@ -123,8 +122,9 @@ STATE_INVARIANTS: tuple[StateInvariant, ...] = (
 
 
 # Laws that hold after every command: a decision may pass through a state that breaks
-# them on its way (a price update crosses the ripcord, then the ripcord trade follows).
-DECISION_INVARIANTS: tuple[StateInvariant, ...] = (leverage_within_ripcord,)
+# them on its way (a price update crosses the ripcord, then the ripcord trade follows; a
+# confirmed move wipes out equity, then the settlement follows).
+DECISION_INVARIANTS: tuple[StateInvariant, ...] = (solvency, leverage_within_ripcord)
 
 
 def check_state(state: ProductState) -> list[Verdict]:

@@ -132,16 +132,19 @@ def lifecycle_respected(before: ProductState | None, event: ev.Event, after: Pro
 
 
 def reconstitution_continuous(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
-    """Reconstitution does not make the index price jump (beyond one unit of rounding per
-    component) and never raises it."""
+    """Reconstitution never raises the index price, and lowers it by no more than the
+    rounding of the new quantities (each rounds down by under one WAD unit, worth under
+    ``price / WAD`` of the index price, plus one for the index price's own rounding)."""
     name = "reconstitution_continuous"
     if not isinstance(event, ev.IndexReconstituted):
         return holds(name)
     gap = event.index_price_before_wad - event.index_price_after_wad
-    if not 0 <= gap <= len(event.components):
+    rounding = sum(price // WAD + 1 for _, price in event.component_prices) + 1
+    if not 0 <= gap <= rounding:
         return violated(
             name,
-            f"index price went from {event.index_price_before_wad} to {event.index_price_after_wad}",
+            f"index price went from {event.index_price_before_wad} to {event.index_price_after_wad}, "
+            f"beyond the rounding bound {rounding}",
         )
     return holds(name)
 

@@ -209,6 +209,11 @@ def _reconstitution(gap: int) -> tuple:
     return _applied(before, attrs.evolve(event, index_price_after_wad=event.index_price_before_wad - gap))
 
 
+def _rounding_bound() -> int:
+    _, event, _ = _last(_trading(), ev.IndexReconstituted)
+    return sum(price // WAD + 1 for _, price in event.component_prices) + 1
+
+
 def _more_debt(state, numerator: int, denominator: int):
     """Debt scaled up: at |leverage| 1 debt is half the cash; × 5/4 makes it 0.625 of the cash,
     so |leverage| = 0.625 / 0.375 ≈ 1.67, past the default ripcord of 1.5."""
@@ -319,8 +324,8 @@ BREAKS = (
           "a settled product became unsettled"),
     Break("reconstitution_continuous", "the index price raised by one", lambda: _reconstitution(-1),
           "index price went from"),
-    Break("reconstitution_continuous", "a drop beyond one unit per component", lambda: _reconstitution(3),
-          "index price went from"),
+    Break("reconstitution_continuous", "a drop beyond the rounding of the quantities",
+          lambda: _reconstitution(_rounding_bound() + 1), "beyond the rounding bound"),
     Break("settlement_recorded", "bad debt that does not add up",
           _edited(_wind_down, ev.Settled, bad_debt=lambda e: e.bad_debt + 1), "!= debt value"),
     Break("settlement_recorded", "debt valued one unit low at settlement",
