@@ -7,6 +7,7 @@ from collections.abc import Callable
 from domain import events as ev
 from domain.fixedpoint import BPS, WAD, collateral_scale
 from domain.model import ProductState
+from domain.vault_math import equity
 from invariants.verdict import Verdict, holds, violated
 
 TransitionInvariant = Callable[[ProductState | None, ev.Event, ProductState], Verdict]
@@ -20,23 +21,29 @@ def _equity_at(state: ProductState, price_wad: int) -> tuple[int, int]:
     return state.vault.cash * denominator - debt_exact, denominator
 
 
+def _booked_equity(state: ProductState, price_wad: int) -> int:
+    """Equity as the vault books it (SPEC §1): its debt valued rounding up."""
+    return equity(state.vault.cash, state.vault.debt_units_wad, price_wad, state.params.collateral_decimals)
+
+
 def no_dilution(before: ProductState | None, event: ev.Event, after: ProductState) -> Verdict:
-    """A mint or redeem never lowers the NAV per token of the other holders (exact values
-    at the event's price: E_after / S_after ≥ E_before / S_before)."""
+    """A mint or redeem never lowers the NAV per token of the other holders: at the event's
+    price, E_after / S_after ≥ E_before / S_before, with equity as the vault books it (debt
+    valued rounding up, SPEC §1; exact equity can differ from it by under one base unit)."""
     name = "no_dilution"
     if before is None or not isinstance(event, ev.Minted | ev.Redeemed):
         return holds(name)
     if before.vault.supply == 0:
         return holds(name)
-    e_before, _ = _equity_at(before, event.price_wad)
-    e_after, _ = _equity_at(after, event.price_wad)
+    e_before = _booked_equity(before, event.price_wad)
+    e_after = _booked_equity(after, event.price_wad)
     if after.vault.supply == 0:
         return holds(name)
     if e_after * before.vault.supply < e_before * after.vault.supply:
         return violated(
             name,
             f"{type(event).__name__} of {event.holder_id} lowered NAV per token: equity "
-            f"{e_before}/{before.vault.supply} -> {e_after}/{after.vault.supply} (scaled by WAD²)",
+            f"{e_before}/{before.vault.supply} -> {e_after}/{after.vault.supply}",
         )
     return holds(name)
 

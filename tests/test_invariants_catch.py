@@ -103,6 +103,12 @@ def _equity(state, price_wad: int) -> Fraction:
     return state.vault.cash - Fraction(state.vault.debt_units_wad * price_wad * scale, WAD * WAD)
 
 
+def _booked_equity(state, price_wad: int) -> int:
+    """Equity as the vault books it: debt valued rounding up (what no_dilution compares)."""
+    scale = 10**state.params.collateral_decimals
+    return state.vault.cash - ceil(Fraction(state.vault.debt_units_wad * price_wad * scale, WAD * WAD))
+
+
 # --- small surgical edits of a state ---------------------------------------------------
 
 
@@ -146,8 +152,8 @@ def _applied(before, event) -> tuple:
 def _diluting_mint(extra_over_limit: int = 1) -> tuple:
     """Bob's mint, giving tokens up to ``extra_over_limit`` beyond the last one that keeps NAV."""
     before, event, after = _last(_trading(), ev.Minted)
-    e_before, e_after = _equity(before, event.price_wad), _equity(after, event.price_wad)
-    most_supply = floor(e_after * before.vault.supply / e_before)  # E_a/S_a >= E_b/S_b
+    e_before, e_after = _booked_equity(before, event.price_wad), _booked_equity(after, event.price_wad)
+    most_supply = floor(Fraction(e_after * before.vault.supply, e_before))  # E_a/S_a >= E_b/S_b
     extra = most_supply - event.supply_after + extra_over_limit
     broken = attrs.evolve(
         event, tokens_minted=event.tokens_minted + extra, supply_after=event.supply_after + extra
@@ -158,8 +164,8 @@ def _diluting_mint(extra_over_limit: int = 1) -> tuple:
 def _diluting_redemption(leak_over_limit: int = 1) -> tuple:
     """Bob's redemption, the vault losing cash beyond the most that keeps the others' NAV."""
     before, event, after = _last(_trading(), ev.Redeemed)
-    e_before, e_after = _equity(before, event.price_wad), _equity(after, event.price_wad)
-    most_leak = floor(e_after - e_before * after.vault.supply / before.vault.supply)
+    e_before, e_after = _booked_equity(before, event.price_wad), _booked_equity(after, event.price_wad)
+    most_leak = floor(e_after - Fraction(e_before * after.vault.supply, before.vault.supply))
     return _applied(before, attrs.evolve(event, cash_after=event.cash_after - most_leak - leak_over_limit))
 
 
