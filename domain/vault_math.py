@@ -128,7 +128,8 @@ def quote_mint(
     The vault sells index units in proportion to the equity added, so that leverage is
     unchanged (the first mint sets it to the target). The hedge notional ``n`` solves
     ``n = (net − n·cost) × leverage``, so the execution cost is paid from the minter's
-    contribution. Tokens = equity added × supply / equity before, rounded down.
+    contribution. Tokens = equity added × supply / equity before, rounded down, with the
+    equity before valued high and the equity after valued low (both against the minter).
     """
     fee = bps_up(amount, fee_bps)
     net = amount - fee
@@ -148,11 +149,15 @@ def quote_mint(
     cash_after = cash + net + proceeds - cost
     debt_after = debt_units_wad + units
     equity_after = cash_after - value_up(debt_after, price_wad, collateral_decimals)
-    added = max(equity_after - equity_before, 0)
+    # The minter buys into the existing equity valued *high* (debt valued down): booked
+    # equity understates it by up to a base unit, and at dust sizes pricing tokens off it
+    # would hand the minter part of the other holders' equity.
+    equity_before_high = cash - value_down(debt_units_wad, price_wad, collateral_decimals)
+    added = max(equity_after - equity_before_high, 0)
     if supply == 0:
         tokens = added * tokens_per_collateral_unit(collateral_decimals)
     else:
-        tokens = tokens_for_equity_added(added, supply, equity_before)
+        tokens = tokens_for_equity_added(added, supply, equity_before_high)
     return MintQuote(
         fee=fee,
         net=net,
