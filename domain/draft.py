@@ -15,7 +15,7 @@ from domain.evolve import evolve
 from domain.fixedpoint import value_up
 from domain.model import LENDER, MARKET, VAULT, Movement, ProductState, RebalanceReason
 from domain.oracle import is_fresh
-from domain.vault_math import leverage_wad, nav_per_token_wad, quote_rebalance
+from domain.vault_math import RebalanceQuote, leverage_wad, nav_per_token_wad, quote_rebalance
 
 
 @define
@@ -134,13 +134,12 @@ def next_schedule_after(next_at: int, now: int, interval_s: int) -> int:
     return next_at + interval_s * ((now - next_at) // interval_s + 1)
 
 
-def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
-    """Trade towards target leverage. A ripcord trade is never capped: it must bring
-    leverage back inside the ripcord in this same decision."""
-    state = draft.state
+def quote_rebalance_for(state: ProductState, reason: RebalanceReason) -> RebalanceQuote | None:
+    """The trade a rebalance for ``reason`` would make, or None when it would do harm: a
+    vault whose whole equity is a few base units (say, only the locked minimum supply left)
+    could lose it all to one trade's rounding and cost, or be pushed past the ripcord by a
+    trade meant to bring it back to target; it does not trade then."""
     params = state.params
-    leverage_before = current_leverage_wad(state)
-    assert leverage_before is not None, "rebalance needs a price and positive equity"
     quote = quote_rebalance(
         state.vault.cash,
         state.vault.debt_units_wad,
@@ -150,6 +149,39 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
         params.execution_cost_bps,
         0 if reason is RebalanceReason.RIPCORD else params.max_trade_notional,
     )
+    after = value_up(quote.debt_units_after_wad, state.index_price_wad, params.collateral_decimals)
+    equity_after = quote.cash_after - after
+    if equity_after <= 0:
+        return None
+    overshoots = leverage_wad(after, equity_after) < -params.ripcord_leverage_wad
+    if overshoots and reason is not RebalanceReason.RIPCORD:
+        return None  # at dust sizes a band or schedule trade could overshoot past the ripcord
+    return quote
+
+
+def ripcord_can_restore(state: ProductState) -> bool:
+    """Whether a ripcord trade from ``state`` brings |leverage| back within the ripcord.
+    Only a dust vault fails this: when its equity is a few base units, the rounding of the
+    debt's value alone moves its leverage by more than the ripcord's margin."""
+    quote = quote_rebalance_for(state, RebalanceReason.RIPCORD)
+    if quote is None:
+        return False
+    vault = attrs.evolve(state.vault, cash=quote.cash_after, debt_units_wad=quote.debt_units_after_wad)
+    leverage = current_leverage_wad(attrs.evolve(state, vault=vault))
+    return leverage is not None and -leverage <= state.params.ripcord_leverage_wad
+
+
+def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
+    """Trade towards target leverage. A ripcord trade is never capped: it must bring
+    leverage back inside the ripcord in this same decision. A trade that would wipe out
+    the vault's equity is not made (see ``quote_rebalance_for``)."""
+    state = draft.state
+    params = state.params
+    leverage_before = current_leverage_wad(state)
+    assert leverage_before is not None, "rebalance needs a price and positive equity"
+    quote = quote_rebalance_for(state, reason)
+    if quote is None:
+        return
     movements: tuple[Movement, ...] = (
         (Movement(MARKET, VAULT, quote.notional),)
         if quote.side == "sell"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.accrual import FUNDING_DENOMINATOR
-from domain.draft import current_equity, current_leverage_wad
+from domain.draft import current_equity, current_leverage_wad, ripcord_can_restore
 from domain.model import LOCKED_HOLDER, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, ProductState
 from domain.oracle import is_fresh
 from invariants.verdict import Verdict, holds, violated
@@ -35,7 +35,8 @@ def solvency(state: ProductState) -> Verdict:
 
 def leverage_within_ripcord(state: ProductState) -> Verdict:
     """|leverage| ≤ ripcord whenever the product may trade (not settled or halted, supply
-    outstanding, a price fresh at the last accrual)."""
+    outstanding, a price fresh at the last accrual), unless no ripcord trade can bring it
+    back: a dust vault, whose equity is a few base units, is all rounding."""
     name = "leverage_within_ripcord"
     if state.settled or state.halted or state.vault.supply == 0 or state.index_price_wad == 0:
         return holds(name)
@@ -44,7 +45,7 @@ def leverage_within_ripcord(state: ProductState) -> Verdict:
     leverage = current_leverage_wad(state)
     if leverage is None:
         return holds(name)  # no positive equity: judged by solvency
-    if -leverage > state.params.ripcord_leverage_wad:
+    if -leverage > state.params.ripcord_leverage_wad and ripcord_can_restore(state):
         return violated(
             name, f"|leverage| {-leverage} exceeds ripcord_leverage {state.params.ripcord_leverage_wad}"
         )
