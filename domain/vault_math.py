@@ -212,7 +212,10 @@ def quote_redeem(
     cash_traded = cash - purchase - cost
     debt_after = debt_units_wad - units
     equity_traded = cash_traded - value_up(debt_after, price_wad, collateral_decimals)
-    gross = redemption_gross_out(equity_before, equity_traded, supply, tokens)
+    # The remaining holders keep their share of the equity valued *high* (debt valued
+    # down), so that the redeemer, not they, bears the rounding of the debt's value.
+    equity_before_high = cash - value_down(debt_units_wad, price_wad, collateral_decimals)
+    gross = redemption_gross_out(equity_before_high, equity_traded, supply, tokens)
     fee = bps_up(gross, fee_bps) if gross > 0 else 0
     cash_after = cash_traded - max(gross, 0)
     return RedeemQuote(
