@@ -348,14 +348,12 @@ class ReferenceModel:
         mine_ledger = self.ledger()
         for account in mine_ledger.keys() | state.ledger.keys():
             if mine_ledger.get(account, 0) != state.ledger.get(account, 0):
-                found.append(
-                    f"ledger[{account}]: model {mine_ledger.get(account, 0)}, domain {state.ledger.get(account, 0)}"
-                )
+                mine, theirs = mine_ledger.get(account, 0), state.ledger.get(account, 0)
+                found.append(f"ledger[{account}]: model {mine}, domain {theirs}")
         if sum(mine_ledger.values()) != 0:
             found.append(f"model ledger sums to {sum(mine_ledger.values())}")
         flags = (self.halted, self.paused, self.settled)
         if flags != (state.halted, state.paused, state.settled):
-            found.append(
-                f"(halted, paused, settled): model {flags}, domain {(state.halted, state.paused, state.settled)}"
-            )
+            domain_flags = (state.halted, state.paused, state.settled)
+            found.append(f"(halted, paused, settled): model {flags}, domain {domain_flags}")
         return found
