@@ -6,8 +6,12 @@ library's Application (SQLite by default, PostgreSQL to share a store between no
   and returns the first result, writing nothing; the same id with another command is
   ``RequestIdReused``. A crash between the client's send and its retry cannot apply a
   command twice: the marker exists exactly when the events do.
-- Concurrency: a save that loses the race for a stream version (or for the marker) is
-  retried against the fresh stream, at most ``CONFLICT_RETRIES`` times.
+- Group commit: ``execute_batch`` decides many requests one after another against the
+  state the earlier ones left and stores all their records in ONE transaction; a failed
+  commit fails every request of the batch and stores nothing. ``execute`` is a batch of
+  one; ``adapters.store.writer`` feeds batches from concurrent callers.
+- Concurrency: a batch that loses the race for a stream version (or for a marker) is
+  decided again against the fresh streams, at most ``CONFLICT_RETRIES`` times.
 - Loading: the latest snapshot (taken every ``SNAPSHOT_INTERVAL`` events) plus the events
   after it; an in-process cache fast-forwards with the events other nodes appended.
 """
@@ -17,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
+from attrs import define, field, frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
@@ -68,6 +72,22 @@ class ConcurrencyConflict(DomainError):
     code = "ABORTED"
 
 
+class StoreWriteFailed(DomainError):
+    """The store did not commit a batch; none of its requests was applied."""
+
+    code = "UNAVAILABLE"
+
+
+@frozen
+class Request:
+    """One command for one product, with its idempotency key and the time it is decided at."""
+
+    product_id: str
+    command: Command
+    request_id: str
+    now: int
+
+
 @frozen
 class Loaded:
     """A product's state at ``version`` of its stream and the hash of that event."""
@@ -87,6 +107,32 @@ class Outcome:
     events: tuple[Event, ...]
     state: ProductState | None
     replayed: bool
+
+
+@define
+class _Batch:
+    """What a batch has decided so far: records to store in one transaction, each touched
+    product as it will be after the commit, and the requests already handled."""
+
+    records: list[Any] = field(factory=list)
+    working: dict[str, Loaded | None] = field(factory=dict)
+    loaded_at_start: dict[str, Loaded | None] = field(factory=dict)
+    requests: dict[str, tuple[str, str, Outcome]] = field(factory=dict)
+    listed_at_start: int = 0
+    launches: int = 0
+
+
+def _repeat_in_batch(
+    request_id: str, fingerprint: str, earlier: tuple[str, str, Outcome]
+) -> Outcome | DomainError:
+    """The same request id twice in one batch: the first result again, or the reuse error."""
+    earlier_fingerprint, product_id, outcome = earlier
+    if earlier_fingerprint != fingerprint:
+        return RequestIdReused(
+            f"request_id {request_id!r} was used for a different command "
+            f"(on product {product_id}); use a new request id"
+        )
+    return Outcome(outcome.events, outcome.state, replayed=True)
 
 
 class Node(Application[Any]):
@@ -155,29 +201,94 @@ class Node(Application[Any]):
 
     def execute(self, product_id: str, command: Command, request_id: str, now: int) -> Outcome:
         """Decide ``command`` for ``product_id`` at ``now`` and store what it causes, once."""
-        _check_request_id(request_id)
-        fingerprint = command_fingerprint(product_id, command)
+        result = self.execute_batch([Request(product_id, command, request_id, now)])[0]
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def execute_batch(self, requests: Sequence[Request]) -> list[Outcome | DomainError]:
+        """Decide ``requests`` one after another, each on the state the ones before it left,
+        and store all their events and idempotency markers in ONE transaction (group
+        commit). Each result is an outcome or the named error that rejected that request;
+        nothing is returned before the transaction is durable. If the commit loses a race
+        the whole batch is decided again on the fresh stream (bounded); if it fails, every
+        request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
+            batch = _Batch(listed_at_start=len(self.product_ids()))
+            results = [self._decide_into(batch, request) for request in requests]
+            if not batch.records:
+                return results
+            try:
+                self.save(*batch.records)
+            except Exception as error:
+                for product_id in batch.working:
+                    self._cache.pop(product_id, None)
+                if isinstance(error, IntegrityError) and self._lost_a_race(batch):
+                    # Another writer won a version we decided on: decide the batch again on
+                    # its result, after a short random pause so racers stop colliding.
+                    time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * (attempt + 1)))  # noqa: S311
+                    continue
+                failure = StoreWriteFailed(
+                    f"the store did not commit this batch of {len(requests)} request(s), so none "
+                    f"was applied: {type(error).__name__}: {error}; retry with the same request_id"
+                )
+                return [failure] * len(requests)
+            for product_id, after in batch.working.items():
+                if after is not None:
+                    before = batch.loaded_at_start[product_id]
+                    self._cache[product_id] = after
+                    self._snapshot_if_due(product_id, before, after)
+            return results
+        conflict = ConcurrencyConflict(
+            f"{CONFLICT_RETRIES} concurrent writers won the race in a row; "
+            "nothing was applied, retry the request"
+        )
+        return [conflict] * len(requests)
+
+    def _lost_a_race(self, batch: _Batch) -> bool:
+        """Whether another writer stored what this batch collided with: a later version of
+        one of its products, a marker of one of its request ids, or another launch. Any
+        other integrity error is a failure of the store, not a race, and is not retried."""
+        for product_id, loaded in batch.loaded_at_start.items():
+            version = loaded.version if loaded else 0
+            if any(True for _ in self.events.get(product_stream_id(product_id), gt=version or None, limit=1)):
+                return True
+        for request_id in batch.requests:
+            if any(True for _ in self.events.get(request_stream_id(request_id), limit=1)):
+                return True
+        listed = batch.listed_at_start
+        return any(True for _ in self.events.get(REGISTRY_STREAM_ID, gt=listed or None, limit=1))
+
+    def _decide_into(self, batch: _Batch, request: Request) -> Outcome | DomainError:
+        """Decide one request of a batch and add its records to the batch."""
+        product_id, command, request_id = request.product_id, request.command, request.request_id
+        try:
+            _check_request_id(request_id)
+            fingerprint = command_fingerprint(product_id, command)
+            earlier = batch.requests.get(request_id)
+            if earlier is not None:
+                return _repeat_in_batch(request_id, fingerprint, earlier)
             replay = self._replay_of(request_id, fingerprint)
             if replay is not None:
                 return replay
-            loaded = self.load(product_id)
+            if product_id not in batch.working:
+                loaded = self.load(product_id)
+                batch.loaded_at_start[product_id] = loaded
+                batch.working[product_id] = loaded
+            loaded = batch.working[product_id]
             if loaded is None and not isinstance(command, LaunchProduct):
-                decide(None, command, now)  # raises the domain's ProductNotFound
-            events = decide(loaded.state if loaded else None, command, now)
-            try:
-                return self._save(product_id, loaded, events, request_id, fingerprint)
-            except IntegrityError:
-                # Another writer won this version: decide again on its result, after a short
-                # random pause so that racing writers stop colliding in lockstep.
-                self._cache.pop(product_id, None)
-                time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * (attempt + 1)))  # noqa: S311
-        raise ConcurrencyConflict(
-            f"product {product_id}: {CONFLICT_RETRIES} concurrent writers won the race in a row; "
-            "nothing was applied, retry the request"
-        )
+                decide(None, command, request.now)  # raises the domain's ProductNotFound
+            events = decide(loaded.state if loaded else None, command, request.now)
+        except DomainError as error:
+            return error
+        after = self._add_records(batch, product_id, loaded, events, request_id, fingerprint)
+        batch.working[product_id] = after
+        outcome = Outcome(tuple(events), after.state if after else None, replayed=False)
+        batch.requests[request_id] = (fingerprint, product_id, outcome)
+        return outcome
 
     def _replay_of(self, request_id: str, fingerprint: str) -> Outcome | None:
+        """The first result of a request handled before, or None if it never was."""
         for marker in self.events.get(request_stream_id(request_id), limit=1):
             assert isinstance(marker, RequestRecorded)
             if marker.fingerprint != fingerprint:
@@ -196,19 +307,22 @@ class Node(Application[Any]):
             return Outcome(events, loaded.state if loaded else None, replayed=True)
         return None
 
-    def _save(
+    def _add_records(
         self,
+        batch: _Batch,
         product_id: str,
         loaded: Loaded | None,
         events: list[Event],
         request_id: str,
         fingerprint: str,
-    ) -> Outcome:
+    ) -> Loaded | None:
+        """Append the stored records of ``events`` (hash-chained after ``loaded``) and the
+        request's marker to the batch; return the product as it will be once committed."""
         state = loaded.state if loaded else None
         version = loaded.version if loaded else 0
         prev_hash = loaded.last_hash if loaded else GENESIS_HASH
         stream_id = product_stream_id(product_id)
-        records: list[Any] = []
+        first_version = version + 1
         for index, event in enumerate(events):
             version += 1
             type_name, schema, payload = encode_event(event)
@@ -216,7 +330,7 @@ class Node(Application[Any]):
             digest = chain_hash(
                 product_id, version, type_name, schema, payload, request_id, decision_end, prev_hash
             )
-            records.append(
+            batch.records.append(
                 StoredProductEvent(
                     originator_id=stream_id,
                     originator_version=version,
@@ -232,17 +346,18 @@ class Node(Application[Any]):
             )
             state = evolve(state, event)
             prev_hash = digest
-        first_version = (loaded.version if loaded else 0) + 1
         if loaded is None and events:
             # A launch also lists the product, in the same transaction: two launches racing
             # for the same registry version are decided again like any other conflict.
-            listed = len(self.product_ids())
-            records.append(
+            batch.launches += 1
+            batch.records.append(
                 ProductListed(
-                    originator_id=REGISTRY_STREAM_ID, originator_version=listed + 1, product_id=product_id
+                    originator_id=REGISTRY_STREAM_ID,
+                    originator_version=batch.listed_at_start + batch.launches,
+                    product_id=product_id,
                 )
             )
-        records.append(
+        batch.records.append(
             RequestRecorded(
                 originator_id=request_stream_id(request_id),
                 originator_version=1,
@@ -253,12 +368,7 @@ class Node(Application[Any]):
                 event_count=len(events),
             )
         )
-        self.save(*records)
-        if state is not None:
-            after = Loaded(state, version, prev_hash)
-            self._cache[product_id] = after
-            self._snapshot_if_due(product_id, loaded, after)
-        return Outcome(tuple(events), state, replayed=False)
+        return Loaded(state, version, prev_hash) if state is not None else None
 
     def _snapshot_if_due(self, product_id: str, before: Loaded | None, after: Loaded) -> None:
         if self.snapshots is None:

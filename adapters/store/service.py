@@ -3,21 +3,37 @@ reports fanned out to every product holding the asset, and the keeper's tick."""
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import Factory, field, frozen
 
 from adapters.clock import Clock
 from adapters.store.node import Node, Outcome
+from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
 from domain.errors import InvalidPriceReport
 
 
 @frozen
 class NodeService:
+    """Every write goes through the store's single group-commit writer."""
+
     node: Node
     clock: Clock
+    writer: GroupCommitWriter = field(
+        default=Factory(lambda self: GroupCommitWriter(self.node), takes_self=True)
+    )
 
     def command(self, product_id: str, command: cmd.Command, request_id: str) -> Outcome:
-        return self.node.execute(product_id, command, request_id, self.clock.now())
+        return self.writer.execute(product_id, command, request_id, self.clock.now())
+
+    def close(self) -> None:
+        """Finish the queued commands and stop the writer."""
+        self.writer.close()
+
+    def _all(self, requests: dict[str, tuple[cmd.Command, str]], now: int) -> dict[str, Outcome]:
+        """Several products' commands at once: they share a commit; the first rejection
+        is raised after all have been answered."""
+        futures = {pid: self.writer.submit(pid, c, rid, now) for pid, (c, rid) in requests.items()}
+        return {pid: future.result() for pid, future in futures.items()}
 
     def holders_of(self, symbol: str) -> tuple[str, ...]:
         """The products whose index holds ``symbol``."""
@@ -38,14 +54,11 @@ class NodeService:
             raise InvalidPriceReport(f"no product holds {symbol!r}")
         now = self.clock.now()
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        return {pid: self.node.execute(pid, report, f"{request_id}#{pid}", now) for pid in products}
+        return self._all({pid: (report, f"{request_id}#{pid}") for pid in products}, now)
 
     def tick(self) -> dict[str, Outcome]:
         """The keeper: accrue, settle or pull the ripcord, and run due rebalances, for every
         product. The request id derives from the product and the time, so two keepers on one
         store tick each product once per moment."""
         now = self.clock.now()
-        return {
-            pid: self.node.execute(pid, cmd.Tick(), f"keeper:{pid}:{now}", now)
-            for pid in self.node.product_ids()
-        }
+        return self._all({pid: (cmd.Tick(), f"keeper:{pid}:{now}") for pid in self.node.product_ids()}, now)
