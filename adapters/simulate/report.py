@@ -118,9 +118,10 @@ def plot(runs: Sequence[PolicyRun], path: PricePath, destination: Path) -> None:
         colour = colours[number % len(colours)]
         run_times = [datetime.fromtimestamp(row.time, UTC) for row in run.rows]
         navs = nav_series(run)
-        top.plot(run_times, navs, color=colour, lw=1.3, label=f"NAV: {run.policy.name}")
         scheduled = sum(n.reason == "schedule" for row in run.rows for n in row.rebalances)
         show_schedule = scheduled <= SCHEDULE_MARKERS_MAX
+        note = "" if show_schedule else f" ({scheduled} scheduled resets not dotted)"
+        top.plot(run_times, navs, color=colour, lw=1.3, label=f"NAV: {run.policy.name}{note}")
         marked = [
             (t, v)
             for t, v, row in zip(run_times, navs, run.rows, strict=True)

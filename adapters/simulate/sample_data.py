@@ -3,7 +3,7 @@ of ``bokeh-sampledata`` (AAPL, GOOG, IBM, MSFT, 2000-2013; Quandl WIKI, public d
 It is a development dependency: the README example and the tests use it, the simulator
 itself reads any CSV.
 
-    python -m adapters.simulate.sample_data AAPL MSFT > prices.csv
+    python -m adapters.simulate.sample_data AAPL MSFT --start=2010-01-01 --end=2012-12-31 > prices.csv
 
 writes ``timestamp,AAPL,MSFT``: the dates on which every ticker traded, each price the
 adjusted close (splits and dividends folded in, so that a split is not a crash).
@@ -65,8 +65,14 @@ def stocks_csv(tickers: Sequence[str] = ("AAPL", "MSFT"), start: str = "", end: 
 
 def main(argv: Sequence[str]) -> int:
     tickers = [a for a in argv if not a.startswith("--")] or ["AAPL", "MSFT"]
+    bounds = dict(a.removeprefix("--").split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     try:
-        sys.stdout.write(stocks_csv(tickers))
+        unknown = sorted(set(bounds) - {"start", "end"})
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)}: use --start=YYYY-MM-DD --end=YYYY-MM-DD"
+            )
+        sys.stdout.write(stocks_csv(tickers, bounds.get("start", ""), bounds.get("end", "")))
     except (ValueError, SampleDataMissing) as error:
         sys.stderr.write(f"sample_data: {error}\n")
         return 2
