@@ -14,15 +14,10 @@ MINT = 10**12  # one million collateral units of 6 decimals: rounding is 1e-12 o
 
 
 def frictionless(leverage: int, **changes: int) -> Params:
-    """The documented defaults for ``leverage`` with every fee and the execution cost at zero."""
-    return attrs.evolve(
-        default_params(leverage * WAD),
-        mint_fee_bps=0,
-        redeem_fee_bps=0,
-        streaming_fee_bps=0,
-        execution_cost_bps=0,
-        **changes,
-    )
+    """The documented defaults for ``leverage`` with every fee and the execution cost at zero
+    (unless ``changes`` says otherwise)."""
+    zero = {"mint_fee_bps": 0, "redeem_fee_bps": 0, "streaming_fee_bps": 0, "execution_cost_bps": 0}
+    return attrs.evolve(default_params(leverage * WAD), **{**zero, **changes})
 
 
 def run(path: PricePath, params: Params, policy: str, mint: int = MINT, funding_wad: int = 0) -> PolicyRun:
