@@ -236,7 +236,8 @@ def execute(
 @click.option(
     "--policy",
     multiple=True,
-    help=f"daily, band, band+ripcord, every-Nh (repeat; default: {', '.join(DEFAULT_POLICIES)}).",
+    help=f"daily, band, band+ripcord, every-Nh (repeat; default: {', '.join(DEFAULT_POLICIES)}). "
+    "A policy sets rebalance_interval_s; daily and every-Nh open the band wide.",
 )
 @click.option("--target-leverage", default="-1", show_default=True, help="-1, -2 or -3.")
 @click.option("--band-low", default=None, help="Default 0.8 x |target|.")
@@ -244,14 +245,14 @@ def execute(
 @click.option("--ripcord-leverage", default=None, help="Default 1.5 x |target|.")
 @click.option("--max-price-move", default=None, help="Circuit breaker, e.g. 0.2 (default).")
 @click.option("--max-trade-notional", type=int, default=None, help="Base units; 0 = no cap (default).")
-@click.option("--mint-fee-bps", type=int, default=None)
-@click.option("--redeem-fee-bps", type=int, default=None)
-@click.option("--streaming-fee-bps", type=int, default=None)
-@click.option("--execution-cost-bps", type=int, default=None)
-@click.option("--max-oracle-age-s", type=int, default=None)
-@click.option("--oracle-quorum", type=int, default=None)
-@click.option("--collateral-decimals", type=int, default=None)
-@click.option("--supply-cap", type=int, default=None)
+@click.option("--mint-fee-bps", type=int, default=None, help="Default 10.")
+@click.option("--redeem-fee-bps", type=int, default=None, help="Default 10.")
+@click.option("--streaming-fee-bps", type=int, default=None, help="Per year; default 95.")
+@click.option("--execution-cost-bps", type=int, default=None, help="On each hedge trade; default 10.")
+@click.option("--max-oracle-age-s", type=int, default=None, help="Default 3600.")
+@click.option("--oracle-quorum", type=int, default=None, help="Reporters per price; default 1.")
+@click.option("--collateral-decimals", type=int, default=None, help="Default 6.")
+@click.option("--supply-cap", type=int, default=None, help="Token base units; 0 = no cap (default).")
 @click.option(
     "--frictionless", is_flag=True, help="Zero every fee and the execution cost (the closed forms' setting)."
 )

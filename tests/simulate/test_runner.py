@@ -68,3 +68,10 @@ def test_the_store_replays_exactly_the_decisions_of_the_pure_domain(tmp_path):
     stored = run_policy(StoreDriver(f"sqlite:///{tmp_path / 's.db'}", "t"), path, setup, policy, "SIM-A")
     assert stored.rows == in_memory.rows
     assert summarise(stored).funding_paid > 0
+
+
+def test_a_quorum_of_reporters_prices_the_index_and_confirms_a_tripped_move():
+    result = run(daily_path(100, 125, 120), frictionless(-1, oracle_quorum=3), "daily")
+    assert result.rows[1].circuit_breaker
+    assert result.rows[1].status == "ACTIVE"
+    assert result.rows[-1].index_price_wad == 120 * WAD
