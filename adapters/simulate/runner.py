@@ -1,9 +1,11 @@
 """Drive products through a price path with the real domain, one product per policy.
 
 Each step, at the path's time: a funding report if the rate changed, one price report
-per component (the ripcord runs in that same decision if the move crossed it), a
-confirmation by two more reporters if the move tripped the circuit breaker (a backtest
-replays history, so a recorded move is a real one), then the keeper's ``Tick``. Time
+per component and reporter (as the node receives them: per asset, so between two reports
+of one step the index may be priced from new and old component prices; the ripcord runs
+in the decision whose move crossed it), a confirmation by other reporters if the move
+tripped the circuit breaker (a backtest replays history, so a recorded move is a real
+one), then the keeper's ``Tick``. Time
 comes from a ``SimulatedClock``; the decisions run in memory (``decide``/``evolve``) or
 through the node's application service on a store (``Node.execute``).
 """
@@ -27,6 +29,7 @@ from domain.model import Component, ProductState
 from domain.params import Params
 
 HOLDER = "sim-holder"
+HALT_ATTEMPTS = 2  # confirm, or resolve a partial trip and report again (which may trip once more)
 CONFIRMATION_REPORTERS_MIN = 2  # the domain confirms a tripped move with at least two reporters
 
 
@@ -220,9 +223,21 @@ def run_policy(
             caused += run(cmd.ReportFundingRate(funding))[0]
         reported, state = report(path.prices_wad[k], oracles)
         caused += reported
-        if state.halted:
+        for _attempt in range(HALT_ATTEMPTS):
+            if not state.halted:
+                break
             confirmed, state = report(path.prices_wad[k], confirming)
             caused += confirmed
+            if state.halted:
+                # What tripped was a partial index (some components reported, the others
+                # still at their old prices) and the whole recorded move is within the
+                # breaker: the admin rejects the pending price and the reporters' full
+                # set of prices is accepted as usual.
+                resolved, state = run(cmd.ResolveHalt(accept=False))
+                caused += resolved
+                reported, state = report(path.prices_wad[k], oracles)
+                caused += reported
+        assert not state.halted, f"step {k}: the product stayed halted after confirmation and resolution"
         leverage = current_leverage_wad(state)
         worst = -leverage if leverage is not None else 0
         ticked, state = run(cmd.Tick())

@@ -75,3 +75,23 @@ def test_a_quorum_of_reporters_prices_the_index_and_confirms_a_tripped_move():
     assert result.rows[1].circuit_breaker
     assert result.rows[1].status == "ACTIVE"
     assert result.rows[-1].index_price_wad == 120 * WAD
+
+
+def test_a_breaker_tripped_by_a_partial_index_is_resolved_and_the_whole_step_priced():
+    """A up 50 %, B down 50 %: after A's report alone the index is up 25 % and trips the
+    breaker, but the whole step leaves the index where it was; the admin rejects the
+    pending partial price and the full set of reports is accepted. (Hourly steps: B's
+    previous report is still fresh when A's arrives; a day-old one would be stale.)"""
+    path = PricePath(
+        times=(1_767_225_600, 1_767_225_600 + 3_600, 1_767_225_600 + 7_200),
+        symbols=("A", "B"),
+        prices_wad=((100 * WAD, 100 * WAD), (150 * WAD, 50 * WAD), (150 * WAD, 50 * WAD)),
+        funding_wad=None,
+        description="test",
+    )
+    result = run(path, frictionless(-1), "daily")
+    step = result.rows[1]
+    assert step.circuit_breaker
+    assert step.status == "ACTIVE"
+    assert step.index_price_wad == result.rows[0].index_price_wad
+    assert result.rows[-1].equity == pytest.approx(result.rows[0].equity, abs=2)
