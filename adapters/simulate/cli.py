@@ -24,7 +24,7 @@ from adapters.simulate.paths import (
     read_csv_path,
 )
 from adapters.simulate.policies import DEFAULT_POLICIES, Policy, PolicyError, parse_policy
-from adapters.simulate.report import plot, text_table, write_csv, write_html
+from adapters.simulate.report import decimal, plot, text_table, write_csv, write_html
 from adapters.simulate.runner import Driver, MemoryDriver, PolicyRun, Setup, StoreDriver, run_backtest
 from adapters.simulate.summary import summarise
 from domain.errors import DomainError
@@ -135,8 +135,14 @@ def build_path(options: dict[str, Any]) -> PricePath:
 
 
 def _settings(options: dict[str, Any], params: Params, path: PricePath) -> list[tuple[str, str]]:
+    """The product's parameters as launched, before each policy sets its rebalancing knobs."""
     shown = [("path", path.description)]
-    shown += [(field.name, str(getattr(params, field.name))) for field in attrs.fields(Params)]
+    for field in attrs.fields(Params):
+        value = getattr(params, field.name)
+        if field.name.endswith("_wad"):
+            shown.append((field.name.removesuffix("_wad"), decimal(value, 18).rstrip("0").rstrip(".")))
+        else:
+            shown.append((field.name, str(value)))
     shown += [
         (name, str(options[name])) for name in ("initial_mint", "funding_rate", "store") if options[name]
     ]
@@ -287,7 +293,7 @@ def simulate(**options: Any) -> None:  # noqa: ANN401 - click passes each option
     csv_path, png, report = out / "path.csv", out / "nav.png", out / "report.html"
     write_csv(runs, csv_path)
     plot(runs, path, png)
-    write_html(summaries, path, png, csv_path, report, _settings(options, runs[0].params, path))
+    write_html(summaries, path, png, csv_path, report, _settings(options, build_params(options), path))
     click.echo(f"{path.description}\n")
     click.echo(text_table(summaries))
     click.echo(f"\nwrote {csv_path}, {png} and {report}")

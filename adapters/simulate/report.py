@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from adapters.simulate.paths import PricePath
+from adapters.simulate.policies import CENTURY_S
 from adapters.simulate.runner import PolicyRun
 from adapters.simulate.summary import Summary, index_series, nav_series
 from domain.fixedpoint import WAD
@@ -162,7 +163,20 @@ def summary_rows(summaries: Sequence[Summary]) -> list[tuple[str, list[str]]]:
     def amount(value: int, summary: Summary) -> str:
         return f"{value / 10**summary.collateral_decimals:,.2f}"
 
+    def schedule(summary: Summary) -> str:
+        interval = summary.rebalance_interval_s
+        if interval >= CENTURY_S:
+            return "none"
+        return f"every {interval // 3600} h" if interval % 86_400 else f"every {interval // 86_400} d"
+
+    def band(summary: Summary) -> str:
+        low, high = summary.band
+        return "open" if low < 1e-9 and high > summary.ripcord - 1e-9 else f"{low:g} to {high:g}"
+
     return [
+        ("schedule", cells(schedule)),
+        ("band (|leverage|)", cells(band)),
+        ("ripcord (|leverage|)", cells(lambda s: f"{s.ripcord:.4g}")),
         ("final NAV (start = 1)", cells(lambda s: f"{s.final_nav:.6f}")),
         ("closed form (Avellaneda-Zhang)", cells(lambda s: f"{s.avellaneda_zhang:.6f}")),
         ("discrete daily product Π(1 + L·r)", cells(lambda s: f"{s.daily_product:.6f}")),

@@ -37,6 +37,9 @@ class Summary:
     circuit_breakers: int
     settled: bool
     collateral_decimals: int
+    rebalance_interval_s: int
+    band: tuple[float, float]  # |leverage| the band keeps
+    ripcord: float
 
 
 def index_series(run: PolicyRun) -> list[float]:
@@ -89,4 +92,7 @@ def summarise(run: PolicyRun) -> Summary:
         circuit_breakers=sum(row.circuit_breaker for row in run.rows),
         settled=run.settled,
         collateral_decimals=run.params.collateral_decimals,
+        rebalance_interval_s=run.params.rebalance_interval_s,
+        band=(run.params.band_low_wad / WAD, run.params.band_high_wad / WAD),
+        ripcord=run.params.ripcord_leverage_wad / WAD,
     )
