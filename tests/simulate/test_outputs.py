@@ -138,12 +138,23 @@ def test_real_daily_prices_from_the_shipped_history_run_and_follow_the_daily_pro
     assert final == table["discrete daily product Π(1 + L·r)"][0]
 
 
-def test_a_funding_column_is_charged_to_the_vault(tmp_path):
+@pytest.mark.parametrize("constant", [False, True], ids=["csv-column", "flag"])
+def test_funding_from_a_csv_column_or_a_flag_is_charged_to_the_vault(tmp_path, constant):
     prices = tmp_path / "prices.csv"
-    lines = ["timestamp,X,funding"] + [f"2024-01-{d:02d},100,0.10" for d in range(1, 11)]
+    header, rate = ("timestamp,X", "") if constant else ("timestamp,X,funding", ",0.10")
+    lines = [header] + [f"2024-01-{d:02d},100{rate}" for d in range(1, 11)]
     prices.write_text("\n".join(lines) + "\n")
+    flag = ["--funding-rate", "0.10"] if constant else []
     simulate(
-        "--prices-csv", str(prices), "--policy", "daily", "--frictionless", "--quiet", "--out", str(tmp_path)
+        "--prices-csv",
+        str(prices),
+        "--policy",
+        "daily",
+        "--frictionless",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+        *flag,
     )
     rows = read_rows(tmp_path)
     paid = sum(int(r["funding_paid"]) for r in rows)
