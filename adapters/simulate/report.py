@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,8 +157,8 @@ def _pct(value: float) -> str:
 def summary_rows(summaries: Sequence[Summary]) -> list[tuple[str, list[str]]]:
     """The metrics of each policy as (label, one cell per policy)."""
 
-    def cells(render: object) -> list[str]:
-        return [render(s) for s in summaries]  # type: ignore[operator]
+    def cells(render: Callable[[Summary], str]) -> list[str]:
+        return [render(s) for s in summaries]
 
     def amount(value: int, summary: Summary) -> str:
         return f"{value / 10**summary.collateral_decimals:,.2f}"
@@ -246,7 +246,8 @@ small {{ font-weight: normal; color: #666; }}
 NAVs are per token relative to the NAV after the first mint. The closed forms (SPEC §6) use the
 index prices the domain accepted: Avellaneda-Zhang <code>(S_T/S_0)^L · exp((L − L²)/2 · Σσ²dt)</code>
 with the realised variance, and the discrete daily product <code>Π(1 + L·r_t)</code>; both before
-fees, funding and execution cost.</p>
+fees, funding and execution cost. The measured volatility decay is the final NAV over the naive
+<code>(S_T/S_0)^L</code>, less one, and so includes fees, funding and execution cost.</p>
 <h2>Results per policy</h2>
 <table><tr><th>metric</th>{head}</tr>{body}</table>
 <h2>NAV against the index</h2>
