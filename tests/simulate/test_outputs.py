@@ -175,3 +175,20 @@ def test_a_store_run_writes_a_log_the_audit_finds_clean_and_refuses_to_reuse_it(
     again = CliRunner().invoke(main, ["simulate", *args, "--out", str(tmp_path / "out2")])
     assert again.exit_code != 0
     assert "already holds run" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--band-high", "1.6"], "band_high must be in"),
+        (["--target-leverage", "-4"], "target_leverage must be between"),
+        (["--policy", "weekly"], "unknown policy 'weekly'"),
+        (["--steps-per-day", "7"], "steps_per_day must divide 86400"),
+        (["--path", "csv"], "--path csv needs --prices-csv"),
+    ],
+)
+def test_bad_settings_are_refused_with_what_was_wrong(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["simulate", "--days", "1", "--quiet", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "path.csv").exists()
