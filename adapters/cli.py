@@ -8,6 +8,7 @@ import sys
 import click
 
 from adapters.demo import render, run_demo
+from adapters.simulate.cli import simulate
 from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
 
 EXIT_VIOLATION = 1
@@ -76,6 +77,8 @@ def audit(store: str, product_id: str | None) -> None:
     if not report.ok:
         raise SystemExit(EXIT_VIOLATION)
 
+
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()
