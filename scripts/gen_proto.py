@@ -8,8 +8,11 @@ puts it on ``sys.path`` in one place, and mypy finds it through ``mypy_path``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from grpc_tools import protoc  # type: ignore[import-untyped]  # grpcio-tools ships no types
@@ -20,6 +23,23 @@ OUT = ROOT / "adapters" / "grpc" / "generated"
 # mypy-protobuf's protoc plugins sit beside this interpreter (the venv's bin), which need
 # not be on PATH under `uv run` or a bare `.venv/bin/python`.
 BIN = Path(sys.executable).parent
+
+
+def _quietly(run: Callable[[], int]) -> tuple[int, str]:
+    """Run ``run`` with file descriptor 2 captured: mypy-protobuf's plugin reports every
+    file it writes there; the output is shown only when generation fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            code = run()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        return code, capture.read()
 
 
 def main() -> int:
@@ -42,8 +62,9 @@ def main() -> int:
         f"--mypy_grpc_out={staging}",
         *protos,
     ]
-    code = protoc.main(args)
+    code, chatter = _quietly(lambda: protoc.main(args))
     if code != 0:
+        sys.stderr.write(chatter)
         print(f"gen_proto: protoc failed with exit code {code}", file=sys.stderr)
         shutil.rmtree(staging, ignore_errors=True)
         return int(code)

@@ -176,7 +176,11 @@ class NodeApp:
         """The audit on a node of its own, so that it neither blocks nor disturbs commands."""
         if product_id is not None and product_id not in self.product_ids():
             raise ProductNotFound(f"no product {product_id!r}")
-        return run_audit(Node.open(self.store_url), product_id, progress)
+        auditor = Node.open(self.store_url)
+        try:
+            return run_audit(auditor, product_id, progress)
+        finally:
+            auditor.close()
 
     def wait_for_commit(self, seen: int, timeout_s: float) -> int:
         """Block until a command of this process commits after ``seen`` or ``timeout_s``

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from adapters.grpc import auth
 from adapters.grpc.client import Client
 from adapters.grpc.server import NodeConfig, RunningNode, start_node
-from adapters.grpc.stubs import admin_pb2, common_pb2, oracle_pb2, token_pb2
+from adapters.grpc.stubs import admin_pb2, common_pb2, keeper_pb2, oracle_pb2, token_pb2
 from adapters.store.node import Node
 
 T0 = 1_700_000_000
@@ -51,9 +51,20 @@ class Harness:
         self.bob = self.anon.as_(TOKENS["bob"])
         self.now = T0
 
+    def advance(self, seconds: int) -> keeper_pb2.TickResponse:
+        """Move the simulated clock (the keeper runs at the new time)."""
+        self.now += seconds
+        return self.admin.keeper.Tick(
+            keeper_pb2.TickRequest(now=Timestamp(seconds=self.now)), metadata=self.admin.md
+        )
+
     def stored_count(self) -> int:
         """Rows in the store's notification log: events, request markers, registry."""
-        return Node.open(self.store_url).recorder.max_notification_id() or 0
+        reader = Node.open(self.store_url)
+        try:
+            return reader.recorder.max_notification_id() or 0
+        finally:
+            reader.close()
 
     def launch(self, product_id: str = "P", **params: str | int) -> common_pb2.Product:
         response = self.admin.admin.LaunchProduct(
