@@ -44,16 +44,18 @@ class ServedNode(RuleBasedStateMachine):
         self.requests += 1
         return f"sm-{self.requests}"
 
-    def _attempt(self, call):  # noqa: ANN001, ANN202 - any RPC
+    def _attempt(self, call):
         """Run ``call``; a rejection must be an expected code and write nothing."""
         before = self.node.stored_count()
         try:
             return call()
         except grpc.RpcError as error:
-            assert error.code() in EXPECTED_REJECTIONS, f"{error.code()}: {error.details()}"
-            assert error.details(), "a rejection says what was wrong"
-            assert self.node.stored_count() == before, "a rejected command wrote something"
-            return None
+            rejection = error
+        code, details = rejection.code(), rejection.details()
+        assert code in EXPECTED_REJECTIONS, f"{code}: {details}"
+        assert details, "a rejection says what was wrong"
+        assert self.node.stored_count() == before, "a rejected command wrote something"
+        return None
 
     def _product(self) -> common_pb2.Product:
         return self.node.admin.token.GetProduct(
