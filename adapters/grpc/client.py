@@ -3,7 +3,6 @@ bearer token sent on every call. Used by ``iit demo``, ``iit events`` and the te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -16,9 +15,11 @@ from adapters.grpc.stubs import (
     token_pb2_grpc,
 )
 
+Metadata = tuple[tuple[str, str | bytes], ...]
 
-def metadata(token: str | None) -> Sequence[tuple[str, str]]:
-    return [("authorization", f"Bearer {token}")] if token else []
+
+def metadata(token: str | None) -> Metadata:
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def channel(
