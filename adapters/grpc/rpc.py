@@ -80,7 +80,7 @@ def unary(
     """A unary RPC open to ``roles`` (everyone in development mode)."""
 
     def wrap(handler: Callable[[S, Req, Caller], Resp]) -> Callable[[S, Req, grpc.ServicerContext], Resp]:
-        method = handler.__qualname__.replace("Servicer.", "/")
+        method = handler.__qualname__.replace("Servicer.", "Service/")
 
         @functools.wraps(handler)
         def call(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
@@ -114,7 +114,7 @@ def streaming(
     def wrap(
         handler: Callable[[S, Req, Caller, grpc.ServicerContext], Iterator[Resp]],
     ) -> Callable[[S, Req, grpc.ServicerContext], Iterator[Resp]]:
-        method = handler.__qualname__.replace("Servicer.", "/")
+        method = handler.__qualname__.replace("Servicer.", "Service/")
 
         @functools.wraps(handler)
         def call(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
