@@ -97,7 +97,7 @@ def test_serve_answers_writes_json_logs_serves_metrics_and_stops_on_sigterm(serv
     assert 'iit_rejections_total{method="TokenService/GetProduct",reason="Unauthenticated"} 1.0' in metrics
     assert "iit_rpc_latency_seconds_bucket" in metrics
     assert 'iit_nav_per_token{product_id="P"} 1.0' in metrics
-    time.sleep(0.5)  # the wall-clock keeper ticks on its own
+    time.sleep(1.5)  # the wall-clock keeper ticks on its own (once a second at most per product)
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]
@@ -107,6 +107,7 @@ def test_serve_answers_writes_json_logs_serves_metrics_and_stops_on_sigterm(serv
         0
     ].items()
     assert not any("DEVELOPMENT MODE" in line["msg"] for line in lines)
+    assert any(line["msg"] == "keeper" and line["product_id"] == "P" for line in lines)
 
 
 def test_events_tails_a_running_node_human_readable_and_as_json(served):
