@@ -213,7 +213,7 @@ def events(
 ) -> None:
     import grpc  # noqa: PLC0415
 
-    from adapters.demo import _describe  # noqa: PLC0415
+    from adapters.demo import describe  # noqa: PLC0415
     from adapters.grpc.client import Client, channel  # noqa: PLC0415
     from adapters.grpc.stubs import audit_pb2  # noqa: PLC0415
     from adapters.store.codec import decode_event  # noqa: PLC0415
@@ -238,7 +238,7 @@ def events(
                     }
                 )
             else:
-                summary = _describe([decode_event(event.type, event.schema, payload)])
+                summary = describe([decode_event(event.type, event.schema, payload)])
                 line = (
                     f"{event.position:>8}  {_when(event.occurred_at.seconds)}  {event.product_id}  "
                     f"v{event.version:<5} {event.type:<22} {'' if summary == '-' else summary}"

@@ -21,7 +21,7 @@ import grpc
 from attrs import define, field
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from adapters.demo import COMPONENTS, DAY, HOUR, REPORTERS, START, USDC, _describe
+from adapters.demo import COMPONENTS, DAY, HOUR, REPORTERS, START, USDC, describe
 from adapters.formatting import fixed, wad
 from adapters.grpc import auth
 from adapters.grpc.client import Client
@@ -85,7 +85,7 @@ class Driver:
         for message in stream:
             self.position = message.position
             events.append(decode_event(message.type, message.schema, json.loads(message.payload_json)))
-        return _describe(events)
+        return describe(events)
 
     def row(self, label: str, outcome: str | None = None) -> None:
         described = outcome or self._new_events()

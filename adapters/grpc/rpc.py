@@ -62,8 +62,8 @@ def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | N
         fields["caller"] = caller.name
     if error is not None:
         fields["error"] = message_of(error)
-    level = logging.INFO if code in {"OK", "CANCELLED"} or status_of(error or Exception()) else logging.ERROR
-    log(level, "rpc", **fields)
+    # Rejections are the API working as specified; only an unexpected error is an ERROR.
+    log(logging.ERROR if code == "INTERNAL" else logging.INFO, "rpc", **fields)
 
 
 def _abort(context: grpc.ServicerContext, error: Exception) -> None:

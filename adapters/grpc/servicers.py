@@ -12,7 +12,7 @@ import grpc
 from adapters.grpc import wire
 from adapters.grpc.app import events_of
 from adapters.grpc.auth import Caller
-from adapters.grpc.errors import status_of
+from adapters.grpc.errors import message_of, status_of
 from adapters.grpc.rpc import ADMIN, ADMIN_OR_HOLDER, ANY_ROLE, HOLDER, ORACLE, Base, unary
 from adapters.grpc.stubs import (
     admin_pb2,
@@ -122,18 +122,18 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
         )
         outcomes = []
         for result in results:
-            if result.outcome is None:
-                assert result.error is not None
+            if result.error is not None:
                 status = status_of(result.error)
                 outcomes.append(
                     oracle_pb2.PriceOutcome(
                         product_id=result.product_id,
                         applied=False,
                         error_code=status.name if status else "INTERNAL",
-                        error=f"{type(result.error).__name__}: {result.error}",
+                        error=message_of(result.error),
                     )
                 )
                 continue
+            assert result.outcome is not None
             rebalances = events_of(result.outcome, ev.Rebalanced)
             outcomes.append(
                 oracle_pb2.PriceOutcome(
@@ -256,9 +256,12 @@ class KeeperServicer(Base, keeper_pb2_grpc.KeeperServiceServicer):
         moment, results = self.deps.app.tick(now)
         outcomes = []
         for result in results:
-            if result.outcome is None:
-                outcomes.append(keeper_pb2.TickOutcome(product_id=result.product_id, error=str(result.error)))
+            if result.error is not None:
+                outcomes.append(
+                    keeper_pb2.TickOutcome(product_id=result.product_id, error=message_of(result.error))
+                )
                 continue
+            assert result.outcome is not None
             trades = events_of(result.outcome, ev.Rebalanced)
             outcomes.append(
                 keeper_pb2.TickOutcome(
