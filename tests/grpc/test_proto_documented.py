@@ -12,9 +12,8 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _files() -> list[descriptor_pb2.FileDescriptorProto]:
-    out = ROOT / ".pytest_cache" / "iit-v1.pb"
-    out.parent.mkdir(exist_ok=True)
+def _files(directory: Path) -> list[descriptor_pb2.FileDescriptorProto]:
+    out = directory / "iit-v1.pb"
     protos = sorted(
         str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto" / "iit" / "v1").glob("*.proto")
     )
@@ -34,9 +33,9 @@ def _files() -> list[descriptor_pb2.FileDescriptorProto]:
     return [f for f in files if f.package == "iit.v1"]
 
 
-def test_every_element_of_the_contract_is_commented():
+def test_every_element_of_the_contract_is_commented(tmp_path):
     undocumented = []
-    for file in _files():
+    for file in _files(tmp_path):
         commented = {
             tuple(location.path)
             for location in file.source_code_info.location
@@ -71,8 +70,8 @@ def test_every_element_of_the_contract_is_commented():
     assert not undocumented, "\n".join(undocumented)
 
 
-def test_the_names_spec_section_5_fixes_are_in_the_contract():
-    files = _files()
+def test_the_names_spec_section_5_fixes_are_in_the_contract(tmp_path):
+    files = _files(tmp_path)
     methods = {f"{s.name}.{m.name}" for f in files for s in f.service for m in s.method}
     fields = {m.name: {f.name for f in m.field} for f in files for m in f.message_type}
     assert {

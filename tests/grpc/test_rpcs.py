@@ -287,3 +287,64 @@ def test_health_checking_serves_every_service(node):
             stub.Check(health_pb2.HealthCheckRequest(service=service)).status
             == health_pb2.HealthCheckResponse.SERVING
         )
+
+
+def test_check_invariants_over_the_wire_finds_an_edited_event(ready):
+    from adapters.store.records import product_stream_id  # noqa: PLC0415
+    from tests.store.tamper import Tamperer  # noqa: PLC0415
+
+    ready.mint("alice", 1_000 * USDC, "m1")
+    tamperer = Tamperer(ready.store_url)
+    rows = tamperer.product_rows(product_stream_id("P").hex)
+    minted = next(r for r in rows if b'"Minted"' in r[3])
+    tamperer.edit_payload(minted, lambda payload: payload.update(tokens_minted=payload["tokens_minted"] * 2))
+    report = ready.admin.audit.CheckInvariants(audit_pb2.CheckInvariantsRequest(), metadata=ready.admin.md)
+    assert not report.ok
+    first = report.violations[0]
+    assert first.invariant == "hash_chain"
+    assert first.product_id == "P"
+    assert first.position > 0
+    assert "edited" in first.detail
+
+
+def test_many_clients_at_once_all_land_exactly_once(ready):
+    import threading  # noqa: PLC0415
+
+    from adapters.grpc.client import Client  # noqa: PLC0415
+    from tests.grpc.conftest import TOKENS  # noqa: PLC0415
+
+    errors: list[Exception] = []
+
+    def holder(name: str) -> None:
+        client = Client(grpc.insecure_channel(ready.address), TOKENS[name])
+        try:
+            for index in range(6):
+                request_id = f"{name}-{index % 4}"  # two of six are retries of earlier requests
+                client.token.Mint(
+                    token_pb2.MintRequest(
+                        product_id="P",
+                        holder_id=name,
+                        collateral_amount=str(100 * USDC),
+                        request_id=request_id,
+                    ),
+                    metadata=client.md,
+                )
+        except Exception as error:
+            errors.append(error)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=holder, args=(name,)) for name in ("alice", "bob") for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    minted = [
+        e
+        for e in ready.admin.audit.StreamEvents(audit_pb2.StreamEventsRequest(), metadata=ready.admin.md)
+        if e.type == "Minted"
+    ]
+    assert len(minted) == 8  # four distinct request ids per holder, each applied once
+    report = ready.admin.audit.CheckInvariants(audit_pb2.CheckInvariantsRequest(), metadata=ready.admin.md)
+    assert report.ok
