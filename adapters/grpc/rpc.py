@@ -66,11 +66,17 @@ def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | N
     log(logging.ERROR if code == "INTERNAL" else logging.INFO, "rpc", **fields)
 
 
+ERROR_METADATA_KEY = "iit-error"
+
+
 def _abort(context: grpc.ServicerContext, error: Exception) -> None:
+    """End the call with the error's status and message; the error's name also goes in
+    the trailing metadata ``iit-error``, for clients that branch on it."""
     status = status_of(error)
     if status is None:
         logging.getLogger("iit").exception("unexpected error", exc_info=error)
         context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
+    context.set_trailing_metadata(((ERROR_METADATA_KEY, type(error).__name__),))
     context.abort(status, message_of(error))
 
 

@@ -44,6 +44,13 @@ def test_invalid_argument_for_a_malformed_amount(ready):
     )
 
 
+def test_the_error_name_rides_in_the_trailing_metadata(ready):
+    error = rejected(
+        lambda: ready.mint("alice", 1_000 * USDC, "m", product_id="NOPE"), grpc.StatusCode.NOT_FOUND
+    )
+    assert ("iit-error", "ProductNotFound") in tuple(error.trailing_metadata())
+
+
 def test_failed_precondition_for_a_slippage_bound_not_met(ready):
     call = lambda: ready.alice.token.Mint(  # noqa: E731
         token_pb2.MintRequest(
