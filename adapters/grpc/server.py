@@ -76,11 +76,13 @@ def create_server(
     app: NodeApp,
     auth: Authenticator,
     tls: TlsFiles | None = None,
+    health_servicer: health.HealthServicer | None = None,
     max_workers: int = MAX_WORKERS,
-) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """A gRPC server (not started) with every service, health and reflection, bound to
-    ``address``; returns it, the bound port and its health servicer. Without tokens the
-    node is in development mode and binds loopback only."""
+) -> tuple[grpc.Server, int]:
+    """A gRPC server (not started) with every service, health checking (on
+    ``health_servicer`` when given, to mark it NOT_SERVING at shutdown) and reflection,
+    bound to ``address``; returns it and the bound port. Without tokens the node is in
+    development mode and binds loopback only."""
     host, _ = split_address(address)
     if auth.development_mode and not is_loopback(host):
         raise ConfigError(
@@ -91,7 +93,7 @@ def create_server(
     deps = Deps(app, auth, app.metrics)
     add_all(server, (AdminServicer(deps), OracleServicer(deps), TokenServicer(deps), KeeperServicer(deps)))
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(deps), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = health_servicer or health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -101,7 +103,7 @@ def create_server(
     port = server.add_secure_port(address, tls.credentials()) if tls else server.add_insecure_port(address)
     if port == 0:
         raise ConfigError(f"could not bind {address}")
-    return server, port, health_servicer
+    return server, port
 
 
 @frozen
@@ -167,7 +169,8 @@ def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> 
 def start_node(config: NodeConfig) -> RunningNode:
     metrics = Metrics()
     app = NodeApp.open(config.store_url, config.clock, config.start, metrics)
-    server, port, health_servicer = create_server(config.listen, app, config.auth, config.tls)
+    health_servicer = health.HealthServicer()
+    server, port = create_server(config.listen, app, config.auth, config.tls, health_servicer)
     metrics_server, metrics_port = None, None
     if config.metrics_listen:
         host, wanted = split_address(config.metrics_listen)

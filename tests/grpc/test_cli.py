@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -188,3 +190,30 @@ def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert "Usage: " in result.output
+
+
+def test_events_follow_streams_a_mint_as_it_commits(ready):
+    from tests.grpc.conftest import TOKENS, USDC  # noqa: PLC0415
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IIT_")}
+    process = subprocess.Popen(  # noqa: S603
+        [IIT, "events", "--address", ready.address, "--token", TOKENS["admin"], "--follow", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
+    try:
+        assert json.loads(lines.get(timeout=20))["type"] == "ProductLaunched"  # the replay first
+        ready.mint("alice", 1_000 * USDC, "live")
+        while True:
+            event = json.loads(lines.get(timeout=20))  # queue.Empty fails the test
+            if event["type"] == "Minted":
+                break
+        assert event["payload"]["holder_id"] == "alice"
+        assert event["request_id"] == "live"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
