@@ -122,7 +122,8 @@ class Authenticator:
         return self.authenticate(context.invocation_metadata())
 
 
-def _entry(role_text: str, subject: str, token: str, where: str) -> tuple[str, Caller]:
+def entry(role_text: str, subject: str, token: str, where: str = "token") -> tuple[str, Caller]:
+    """One credential: the token's digest and the caller it stands for, checked."""
     try:
         role = Role(role_text)
     except ValueError:
@@ -151,7 +152,7 @@ def load_file(path: Path) -> list[tuple[str, Caller]]:
         if not isinstance(item, dict) or not isinstance(item.get("token"), str):
             raise AuthConfigError(f'{where}: needs token = "..." and role = "..."')
         subject = str(item.get("reporter_id") or item.get("holder_id") or "")
-        found.append(_entry(str(item.get("role", "")), subject, item["token"], where))
+        found.append(entry(str(item.get("role", "")), subject, item["token"], where))
     return found
 
 
@@ -165,7 +166,7 @@ def parse_env(value: str) -> list[tuple[str, Caller]]:
         if not sep:
             raise AuthConfigError(f"{AUTH_ENV} entry {index}: expected role[:id]=token")
         role_text, _, subject = who.partition(":")
-        found.append(_entry(role_text.strip(), subject.strip(), token.strip(), f"{AUTH_ENV} entry {index}"))
+        found.append(entry(role_text.strip(), subject.strip(), token.strip(), f"{AUTH_ENV} entry {index}"))
     return found
 
 

@@ -262,9 +262,9 @@ def run_demo(store_dir: Path | None = None) -> tuple[str, bool]:
     audit over the wire is clean."""
     directory = store_dir or Path(tempfile.mkdtemp(prefix="iit-demo-"))
     tokens = {who: secrets.token_urlsafe(24) for who in ("admin", *REPORTERS, *HOLDERS)}
-    entries = [auth.parse_env(f"admin={tokens['admin']}")[0]]
-    entries += [auth.parse_env(f"oracle:{r}={tokens[r]}")[0] for r in REPORTERS]
-    entries += [auth.parse_env(f"holder:{h}={tokens[h]}")[0] for h in HOLDERS]
+    entries = [auth.entry("admin", "", tokens["admin"])]
+    entries += [auth.entry("oracle", r, tokens[r]) for r in REPORTERS]
+    entries += [auth.entry("holder", h, tokens[h]) for h in HOLDERS]
     config = NodeConfig(
         store_url=f"sqlite:///{directory}/demo.db",
         listen="127.0.0.1:0",

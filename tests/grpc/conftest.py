@@ -26,11 +26,11 @@ TOKENS = {
     "bob": "holder-bob-token-0000001",
 }
 ENTRIES = [
-    auth._entry("admin", "", TOKENS["admin"], "test"),
-    auth._entry("oracle", "r1", TOKENS["r1"], "test"),
-    auth._entry("oracle", "r2", TOKENS["r2"], "test"),
-    auth._entry("holder", "alice", TOKENS["alice"], "test"),
-    auth._entry("holder", "bob", TOKENS["bob"], "test"),
+    auth.entry("admin", "", TOKENS["admin"], "test"),
+    auth.entry("oracle", "r1", TOKENS["r1"], "test"),
+    auth.entry("oracle", "r2", TOKENS["r2"], "test"),
+    auth.entry("holder", "alice", TOKENS["alice"], "test"),
+    auth.entry("holder", "bob", TOKENS["bob"], "test"),
 ]
 PRICES = {"BTC": 60_000 * WAD, "ETH": 3_000 * WAD}
 
