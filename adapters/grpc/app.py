@@ -9,14 +9,15 @@ retries).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal, TypeVar
 
 from attrs import define, field, frozen
 
 from adapters.clock import SimulatedClock, SystemClock
-from adapters.grpc.errors import WallClockTick
+from adapters.grpc.errors import TooManyFollowers, WallClockTick
 from adapters.grpc.metrics import Metrics
 from adapters.store.audit import AuditReport
 from adapters.store.audit import audit as run_audit
@@ -53,13 +54,20 @@ class NodeApp:
     store_url: str
     clock_mode: ClockMode
     metrics: Metrics | None = None
+    max_followers: int = 16
     _lock: threading.RLock = field(factory=threading.RLock)
     _commits: threading.Condition = field(factory=threading.Condition)
     _committed: int = 0
+    _followers: int = 0
 
     @classmethod
     def open(
-        cls, store_url: str, clock_mode: ClockMode, start: int | None = None, metrics: Metrics | None = None
+        cls,
+        store_url: str,
+        clock_mode: ClockMode,
+        start: int | None = None,
+        metrics: Metrics | None = None,
+        max_followers: int = 16,
     ) -> NodeApp:
         node = Node.open(store_url)
         clock: SimulatedClock | SystemClock
@@ -69,7 +77,7 @@ class NodeApp:
             )
         else:
             clock = SystemClock()
-        return cls(NodeService(node, clock), store_url, clock_mode, metrics)
+        return cls(NodeService(node, clock), store_url, clock_mode, metrics, max_followers)
 
     @property
     def node(self) -> Node:
@@ -190,6 +198,21 @@ class NodeApp:
             if self._committed == seen:
                 self._commits.wait(timeout_s)
             return self._committed
+
+    @contextlib.contextmanager
+    def follower_slot(self) -> Iterator[None]:
+        """Hold one of ``max_followers`` slots for a following stream, or refuse."""
+        with self._commits:
+            if self._followers >= self.max_followers:
+                raise TooManyFollowers(
+                    f"{self.max_followers} streams already follow the log; retry later or read without follow"
+                )
+            self._followers += 1
+        try:
+            yield
+        finally:
+            with self._commits:
+                self._followers -= 1
 
     @property
     def committed(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import grpc
@@ -46,6 +47,14 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
         app = self.deps.app
         if request.product_id:
             app.load(request.product_id)  # NOT_FOUND for an unknown product
+        slot = app.follower_slot() if request.follow else contextlib.nullcontext()
+        with slot:
+            yield from self._stream(request, context)
+
+    def _stream(
+        self, request: audit_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[audit_pb2.Event]:
+        app = self.deps.app
         position = request.from_position
         while True:
             seen = app.committed

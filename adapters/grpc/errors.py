@@ -21,6 +21,10 @@ class WallClockTick(de.DomainError):
     """Tick(now) on a node that runs on the wall clock, with a ``now`` that is not now."""
 
 
+class TooManyFollowers(Exception):
+    """Every slot for a following StreamEvents is taken (each holds a server thread)."""
+
+
 class Unauthenticated(Exception):
     """No bearer token, or one the node does not know."""
 
@@ -61,6 +65,8 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     WallClockTick: S.FAILED_PRECONDITION,
     # Retry: other writers won the race every time.
     ConcurrencyConflict: S.ABORTED,
+    # Capacity: following streams are limited so that they cannot starve other RPCs.
+    TooManyFollowers: S.RESOURCE_EXHAUSTED,
     # Credentials.
     Unauthenticated: S.UNAUTHENTICATED,
     PermissionDenied: S.PERMISSION_DENIED,

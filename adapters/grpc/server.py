@@ -29,7 +29,8 @@ from adapters.grpc.servicers import AdminServicer, KeeperServicer, OracleService
 from adapters.grpc.stubs import SERVICE_NAMES, audit_pb2_grpc
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
-MAX_WORKERS = 32  # each follower of StreamEvents holds a worker while it waits
+MAX_WORKERS = 32  # each follower of StreamEvents holds a worker while it waits...
+MAX_FOLLOWERS = 16  # ...so at most this many follow at once, leaving workers for commands
 KEEPER_INTERVAL_S = 60.0
 
 
@@ -116,6 +117,7 @@ class NodeConfig:
     tls: TlsFiles | None = None
     metrics_listen: str | None = None  # host:port of /metrics; None: no metrics endpoint
     keeper_interval_s: float = KEEPER_INTERVAL_S
+    max_followers: int = MAX_FOLLOWERS
 
 
 @define
@@ -168,7 +170,7 @@ def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> 
 
 def start_node(config: NodeConfig) -> RunningNode:
     metrics = Metrics()
-    app = NodeApp.open(config.store_url, config.clock, config.start, metrics)
+    app = NodeApp.open(config.store_url, config.clock, config.start, metrics, config.max_followers)
     health_servicer = health.HealthServicer()
     server, port = create_server(config.listen, app, config.auth, config.tls, health_servicer)
     metrics_server, metrics_port = None, None

@@ -139,3 +139,40 @@ def test_a_follower_sees_prices_of_a_product_launched_after_it_started(node):
     stream.cancel()
     assert got[0] == "ProductLaunched"
     assert got[-1] == "PriceAccepted"
+
+
+def test_followers_beyond_the_limit_are_refused_and_a_freed_slot_is_reused(tmp_path):
+    from tests.grpc.conftest import start  # noqa: PLC0415
+
+    node = start(tmp_path, max_followers=1)
+    try:
+        node.launch("P")
+        first = node.admin.audit.StreamEvents(
+            audit_pb2.StreamEventsRequest(follow=True), metadata=node.admin.md
+        )
+        assert next(first).type == "ProductLaunched"  # holds the only slot
+        rejected(
+            lambda: node.admin.audit.StreamEvents(
+                audit_pb2.StreamEventsRequest(follow=True), metadata=node.admin.md
+            ),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "already follow",
+        )
+        assert len(_all(node)) == 1  # a plain read needs no slot
+        first.cancel()
+        deadline = time.monotonic() + 5
+        while True:
+            again = node.admin.audit.StreamEvents(
+                audit_pb2.StreamEventsRequest(follow=True), metadata=node.admin.md
+            )
+            try:
+                assert next(again).type == "ProductLaunched"
+                break
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # the cancelled stream frees its slot at its next poll
+            finally:
+                again.cancel()
+    finally:
+        node.close()
