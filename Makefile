@@ -1,19 +1,29 @@
-# iit-node. `make run` starts the main job, `make test` runs the tests; both install
-# what they need first (uv from PyPI, then the locked dependencies).
+# iit-node. `make run` serves the node (`iit serve` on ./iit.db, 127.0.0.1:50051),
+# `make test` runs the tests; both install what they need first (uv from PyPI, then the
+# locked dependencies) and generate the gRPC stubs from proto/ (git-ignored, never edited).
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py domain/oracle.py domain/params.py invariants/proofs.py
 
-.PHONY: setup run test lint typecheck crosshair crosshair-canaries check deep bench
+.PHONY: setup proto run demo test lint typecheck crosshair crosshair-canaries check deep bench
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv \
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
+	@$(RUN) python scripts/gen_proto.py
+
+# The Python stubs of proto/iit/v1/*.proto, into adapters/grpc/generated/ (setup runs it too).
+proto:
+	@$(UV) sync --frozen --quiet
+	$(RUN) python scripts/gen_proto.py
 
 run: setup
+	$(RUN) iit serve
+
+demo: setup
 	$(RUN) iit demo
 
 test: setup

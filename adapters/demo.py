@@ -55,7 +55,7 @@ class DemoRun:
         return events
 
     def record(self, now: int, label: str, events: list[ev.Event]) -> None:
-        self._row(now, label, _describe(events))
+        self._row(now, label, describe(events))
 
     def _row(self, now: int, label: str, outcome: str) -> None:
         state = self.state
@@ -75,7 +75,8 @@ class DemoRun:
         )
 
 
-def _describe(events: list[ev.Event]) -> str:
+def describe(events: list[ev.Event]) -> str:
+    """What a decision's events say, in a few words (for tables and log tails)."""
     notes: list[str] = []
     for event in events:
         match event:

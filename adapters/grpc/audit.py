@@ -1,0 +1,97 @@
+"""AuditService: the event log streamed from a position, and the audit over the wire."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import grpc
+
+from adapters.grpc import wire
+from adapters.grpc.auth import Caller
+from adapters.grpc.rpc import ADMIN, Base, streaming, unary
+from adapters.grpc.stubs import audit_pb2, audit_pb2_grpc
+from adapters.store.codec import canonical_json
+from adapters.store.records import StoredProductEvent
+from domain.errors import InvalidArgument
+
+PAGE_SIZE = 500
+# A follower polls the store at least this often, so commits of other node processes
+# sharing the store arrive within it; this process's own commits wake it at once.
+FOLLOW_POLL_S = 0.25
+
+
+def event_message(position: int, record: StoredProductEvent) -> audit_pb2.Event:
+    at = record.payload.get("at")
+    return audit_pb2.Event(
+        position=position,
+        product_id=record.product_id,
+        type=record.type,
+        occurred_at=wire.timestamp(at if isinstance(at, int) else 0),
+        payload_json=canonical_json(record.payload),
+        hash=record.hash,
+        prev_hash=record.prev_hash,
+        version=record.originator_version,
+        schema=record.schema,
+        request_id=record.request_id,
+    )
+
+
+class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
+    @streaming(ADMIN)
+    def StreamEvents(  # noqa: N802 - gRPC method names are the contract's
+        self, request: audit_pb2.StreamEventsRequest, caller: Caller, context: grpc.ServicerContext
+    ) -> Iterator[audit_pb2.Event]:
+        if request.from_position < 0:
+            raise InvalidArgument(f"from_position must not be negative, got {request.from_position}")
+        app = self.deps.app
+        if request.product_id:
+            app.load(request.product_id)  # NOT_FOUND for an unknown product
+        slot = app.follower_slot() if request.follow else contextlib.nullcontext()
+        with slot:
+            yield from self._stream(request, context)
+
+    def _stream(
+        self, request: audit_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[audit_pb2.Event]:
+        app = self.deps.app
+        position = request.from_position
+        while True:
+            seen = app.committed
+            page = app.read_page(position, PAGE_SIZE)
+            for notification_id, record in page:
+                position = notification_id
+                if not isinstance(record, StoredProductEvent):
+                    continue  # request markers, the product registry: not domain events
+                if request.product_id and record.product_id != request.product_id:
+                    continue
+                yield event_message(notification_id, record)
+            if len(page) == PAGE_SIZE:
+                continue
+            if not request.follow or not context.is_active():
+                return
+            app.wait_for_commit(seen, FOLLOW_POLL_S)
+            if not context.is_active():
+                return
+
+    @unary(ADMIN)
+    def CheckInvariants(  # noqa: N802
+        self, request: audit_pb2.CheckInvariantsRequest, caller: Caller
+    ) -> audit_pb2.CheckInvariantsResponse:
+        report = self.deps.app.audit(request.product_id or None)
+        return audit_pb2.CheckInvariantsResponse(
+            ok=report.ok,
+            events_checked=report.events_checked,
+            products=report.products,
+            invariants_checked=report.invariants_checked,
+            violations=[
+                audit_pb2.Violation(
+                    position=f.position,
+                    invariant=f.invariant,
+                    detail=f.detail,
+                    product_id=f.product_id,
+                    version=f.version,
+                )
+                for f in report.findings
+            ],
+        )

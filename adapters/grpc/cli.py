@@ -1,0 +1,254 @@
+"""``iit serve`` and ``iit events``: the node over gRPC, and a tail of its log."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from adapters.store.url import DEFAULT_STORE_URL
+
+EXIT_COULD_NOT_RUN = 2
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+@click.command(
+    help="Serve the node over gRPC (embedded SQLite ./iit.db by default). Without tokens "
+    "(--auth-file / IIT_AUTH_TOKENS) it runs in development mode: loopback only, every caller "
+    "trusted. Stops on Ctrl-C or SIGTERM."
+)
+@click.option(
+    "--store",
+    envvar="IIT_STORE",
+    default=DEFAULT_STORE_URL,
+    show_default=True,
+    show_envvar=True,
+    help="sqlite:///path.db or postgresql://user@host:port/dbname",
+)
+@click.option(
+    "--listen",
+    envvar="IIT_LISTEN",
+    default="127.0.0.1:50051",
+    show_default=True,
+    show_envvar=True,
+    help="host:port of the gRPC server (port 0 picks a free one).",
+)
+@click.option(
+    "--clock",
+    envvar="IIT_CLOCK",
+    type=click.Choice(["wall", "simulated"]),
+    default="wall",
+    show_default=True,
+    show_envvar=True,
+    help="wall: real time, and the node runs its keeper on a timer. simulated: time moves "
+    "only by KeeperService.Tick(now), never backwards (backtests, tests).",
+)
+@click.option(
+    "--start",
+    "start_s",
+    envvar="IIT_CLOCK_START",
+    type=int,
+    default=None,
+    show_envvar=True,
+    help="Simulated clock only: its first moment, Unix seconds (default: the store's last "
+    "event, or now for an empty store).",
+)
+@click.option(
+    "--keeper-interval",
+    envvar="IIT_KEEPER_INTERVAL",
+    type=click.FloatRange(min=0.05),
+    default=60.0,
+    show_default=True,
+    show_envvar=True,
+    help="Wall clock only: seconds between keeper ticks.",
+)
+@click.option(
+    "--auth-file",
+    envvar="IIT_AUTH_FILE",
+    default=None,
+    show_envvar=True,
+    help="TOML file of [[tokens]] (token, role, reporter_id / holder_id); see the README.",
+)
+@click.option(
+    "--tls-cert",
+    envvar="IIT_TLS_CERT",
+    default=None,
+    show_envvar=True,
+    help="Server certificate chain (PEM).",
+)
+@click.option(
+    "--tls-key", envvar="IIT_TLS_KEY", default=None, show_envvar=True, help="Server private key (PEM)."
+)
+@click.option(
+    "--tls-client-ca",
+    envvar="IIT_TLS_CLIENT_CA",
+    default=None,
+    show_envvar=True,
+    help="CA (PEM) that signs client certificates: clients must present one (mTLS).",
+)
+@click.option(
+    "--metrics-listen",
+    envvar="IIT_METRICS_LISTEN",
+    default=None,
+    show_envvar=True,
+    help="host:port for Prometheus /metrics (off unless given; e.g. 127.0.0.1:9464).",
+)
+@click.option(
+    "--log-level",
+    envvar="IIT_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    show_envvar=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    store: str,
+    listen: str,
+    clock: str,
+    start_s: int | None,
+    keeper_interval: float,
+    auth_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
+    metrics_listen: str | None,
+    log_level: str,
+) -> None:
+    from adapters.grpc import auth, logs  # noqa: PLC0415 - keeps `iit --help` light
+    from adapters.grpc.server import ConfigError, NodeConfig, TlsFiles  # noqa: PLC0415
+    from adapters.grpc.server import serve as run  # noqa: PLC0415
+    from adapters.store.url import StoreUrlError  # noqa: PLC0415
+
+    logs.configure(log_level)
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_client_ca and not tls_cert:
+        raise click.UsageError("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
+    try:
+        authenticator = auth.load(auth_file, os.environ.get(auth.AUTH_ENV))
+        tls = TlsFiles(Path(tls_cert), Path(tls_key), _path(tls_client_ca)) if tls_cert and tls_key else None
+        config = NodeConfig(
+            store_url=store,
+            listen=listen,
+            clock="simulated" if clock == "simulated" else "wall",
+            start=start_s,
+            auth=authenticator,
+            tls=tls,
+            metrics_listen=metrics_listen,
+            keeper_interval_s=keeper_interval,
+        )
+        run(config)
+    except (auth.AuthConfigError, ConfigError, StoreUrlError) as error:
+        click.echo(f"serve: {error}", err=True)
+        raise SystemExit(EXIT_COULD_NOT_RUN) from error
+
+
+def _when(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@click.command(
+    help="Tail the event log of a running node (AuditService.StreamEvents, admin token): from a "
+    "position, human-readable or JSON lines; --follow keeps streaming new events as they commit."
+)
+@click.option(
+    "--address",
+    envvar="IIT_ADDRESS",
+    default="127.0.0.1:50051",
+    show_default=True,
+    show_envvar=True,
+    help="host:port of the node.",
+)
+@click.option(
+    "--token",
+    envvar="IIT_TOKEN",
+    default=None,
+    show_envvar=True,
+    help="An admin bearer token (not needed in development mode).",
+)
+@click.option(
+    "--from-position",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Start after this store position (resume with the last position you saw).",
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep streaming new events until interrupted.")
+@click.option("--product", "product_id", default="", help="Only this product's events.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--tls-ca", envvar="IIT_TLS_CA", default=None, show_envvar=True, help="CA (PEM) of the node: use TLS."
+)
+@click.option(
+    "--tls-cert",
+    envvar="IIT_TLS_CLIENT_CERT",
+    default=None,
+    show_envvar=True,
+    help="Client certificate (PEM) for mTLS.",
+)
+@click.option(
+    "--tls-key",
+    envvar="IIT_TLS_CLIENT_KEY",
+    default=None,
+    show_envvar=True,
+    help="Client key (PEM) for mTLS.",
+)
+def events(
+    address: str,
+    token: str | None,
+    from_position: int,
+    follow: bool,
+    product_id: str,
+    as_json: bool,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
+    import grpc  # noqa: PLC0415
+
+    from adapters.demo import describe  # noqa: PLC0415
+    from adapters.grpc.client import Client, channel  # noqa: PLC0415
+    from adapters.grpc.stubs import audit_pb2  # noqa: PLC0415
+    from adapters.store.codec import decode_event  # noqa: PLC0415
+
+    client = Client(channel(address, _path(tls_ca), _path(tls_cert), _path(tls_key)), token)
+    request = audit_pb2.StreamEventsRequest(from_position=from_position, follow=follow, product_id=product_id)
+    try:
+        for event in client.audit.StreamEvents(request, metadata=client.md):
+            payload = json.loads(event.payload_json)
+            if as_json:
+                line = json.dumps(
+                    {
+                        "position": event.position,
+                        "product_id": event.product_id,
+                        "version": event.version,
+                        "type": event.type,
+                        "occurred_at": _when(event.occurred_at.seconds),
+                        "request_id": event.request_id,
+                        "hash": event.hash,
+                        "prev_hash": event.prev_hash,
+                        "payload": payload,
+                    }
+                )
+            else:
+                summary = describe([decode_event(event.type, event.schema, payload)])
+                line = (
+                    f"{event.position:>8}  {_when(event.occurred_at.seconds)}  {event.product_id}  "
+                    f"v{event.version:<5} {event.type:<22} {'' if summary == '-' else summary}"
+                ).rstrip()
+            click.echo(line)
+            sys.stdout.flush()
+    except grpc.RpcError as error:
+        click.echo(f"events: {error.code().name}: {error.details()}", err=True)
+        raise SystemExit(EXIT_COULD_NOT_RUN) from error
+    except KeyboardInterrupt:
+        return
+    finally:
+        client.close()

@@ -1,0 +1,187 @@
+"""Strict conversions between the wire (decimal strings, Timestamps) and the domain
+(integers in base units or WAD, Unix seconds). A malformed value is the domain's
+``InvalidArgument`` naming the field, what was expected and what came: the servicers check
+everything before a command reaches the node, so a rejected request writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from adapters.grpc.stubs import common_pb2
+from domain.draft import current_leverage_wad, nav_wad
+from domain.errors import InvalidArgument
+from domain.fixedpoint import WAD
+from domain.model import Component, ProductState, Status
+from domain.params import Params, default_params
+
+# Amounts fit in 128 bits: 3.4e38 base units is beyond any real supply, and a bound keeps
+# arithmetic and storage of a hostile request small.
+AMOUNT_MAX = 2**128 - 1
+_DIGITS_MAX = len(str(AMOUNT_MAX))
+_UNSIGNED = re.compile(r"[0-9]+")
+_SIGNED = re.compile(r"-?[0-9]+")
+_EXAMPLE = '(digits 0-9 only, e.g. "1500000")'
+
+
+def _parse(text: str, field: str, pattern: re.Pattern[str], what: str) -> int:
+    if text == "":
+        raise InvalidArgument(f"{field} is required: {what} {_EXAMPLE}, got an empty string")
+    if not pattern.fullmatch(text):
+        if text.startswith("-") and _UNSIGNED.fullmatch(text[1:]):
+            raise InvalidArgument(f"{field} must not be negative, got {text!r}")
+        shown = text if len(text) <= 64 else text[:64] + "…"
+        raise InvalidArgument(
+            f"{field} must be {what} {_EXAMPLE}: no sign, decimal point, exponent or spaces; got {shown!r}"
+        )
+    digits = text.lstrip("-").lstrip("0")
+    if len(digits) > _DIGITS_MAX or int(digits or "0") > AMOUNT_MAX:
+        raise InvalidArgument(
+            f"{field} is out of range: at most 2^128-1 ({AMOUNT_MAX}) in magnitude, got a "
+            f"{len(digits)}-digit number"
+        )
+    return int(text)
+
+
+def amount(text: str, field: str) -> int:
+    """A non-negative integer of base units (or WAD) from its decimal string."""
+    return _parse(text, field, _UNSIGNED, "a decimal string of integer base units")
+
+
+def optional_amount(text: str, field: str) -> int:
+    """Like ``amount``, but an empty string is 0 (an unset bound such as ``min_tokens_out``)."""
+    return 0 if text == "" else amount(text, field)
+
+
+def signed(text: str, field: str) -> int:
+    """A signed integer (a WAD leverage or rate) from its decimal string."""
+    return _parse(text, field, _SIGNED, "a decimal string of a signed integer (WAD)")
+
+
+def seconds(message: Timestamp, field: str) -> int:
+    """Unix seconds of a Timestamp, nanoseconds truncated toward the past."""
+    if message.seconds < 0:
+        raise InvalidArgument(f"{field} must not be before 1970, got {message.seconds}")
+    return message.seconds
+
+
+def timestamp(unix_s: int) -> Timestamp:
+    return Timestamp(seconds=unix_s)
+
+
+def components(items: list[common_pb2.Component] | tuple[common_pb2.Component, ...]) -> tuple[Component, ...]:
+    return tuple(
+        Component(item.symbol, signed(item.quantity, f"components[{index}].quantity ({item.symbol})"))
+        for index, item in enumerate(items)
+    )
+
+
+# The Params fields carried as decimal strings (WAD or base units) and as plain integers.
+_STRING_PARAMS = {
+    "target_leverage": "target_leverage_wad",
+    "band_low": "band_low_wad",
+    "band_high": "band_high_wad",
+    "ripcord_leverage": "ripcord_leverage_wad",
+    "max_trade_notional": "max_trade_notional",
+    "max_price_move": "max_price_move_wad",
+    "supply_cap": "supply_cap",
+}
+_INT_PARAMS = (
+    "rebalance_interval_s",
+    "mint_fee_bps",
+    "redeem_fee_bps",
+    "streaming_fee_bps",
+    "execution_cost_bps",
+    "max_oracle_age_s",
+    "oracle_quorum",
+    "collateral_decimals",
+)
+
+
+def params(message: common_pb2.Params, base: Params | None) -> Params:
+    """Domain parameters from the wire: unset fields take ``base`` (on update, the product's
+    current parameters) or, at launch, ``default_params`` scaled to the target leverage.
+    Bounds are the domain's to check (``validate_params``), with its messages."""
+    changes: dict[str, int] = {}
+    for wire_name, domain_name in _STRING_PARAMS.items():
+        if message.HasField(wire_name):  # type: ignore[arg-type]  # names from a fixed table
+            changes[domain_name] = signed(getattr(message, wire_name), f"params.{wire_name}")
+    for name in _INT_PARAMS:
+        if message.HasField(name):  # type: ignore[arg-type]
+            changes[name] = getattr(message, name)
+    if base is None:
+        base = default_params(changes.get("target_leverage_wad", -WAD))
+    return attrs.evolve(base, **changes)
+
+
+def product_params(value: Params) -> common_pb2.ProductParams:
+    return common_pb2.ProductParams(
+        target_leverage=str(value.target_leverage_wad),
+        band_low=str(value.band_low_wad),
+        band_high=str(value.band_high_wad),
+        ripcord_leverage=str(value.ripcord_leverage_wad),
+        rebalance_interval_s=value.rebalance_interval_s,
+        max_trade_notional=str(value.max_trade_notional),
+        mint_fee_bps=value.mint_fee_bps,
+        redeem_fee_bps=value.redeem_fee_bps,
+        streaming_fee_bps=value.streaming_fee_bps,
+        execution_cost_bps=value.execution_cost_bps,
+        max_oracle_age_s=value.max_oracle_age_s,
+        max_price_move=str(value.max_price_move_wad),
+        oracle_quorum=value.oracle_quorum,
+        collateral_decimals=value.collateral_decimals,
+        supply_cap=str(value.supply_cap),
+    )
+
+
+_STATUS = {
+    Status.ACTIVE: common_pb2.PRODUCT_STATUS_ACTIVE,
+    Status.PAUSED: common_pb2.PRODUCT_STATUS_PAUSED,
+    Status.HALTED: common_pb2.PRODUCT_STATUS_HALTED,
+    Status.SETTLED: common_pb2.PRODUCT_STATUS_SETTLED,
+}
+
+
+def product(state: ProductState, version: int) -> common_pb2.Product:
+    leverage = current_leverage_wad(state)
+    return common_pb2.Product(
+        product_id=state.product_id,
+        status=_STATUS[state.status],
+        cash=str(state.vault.cash),
+        debt_units=str(state.vault.debt_units_wad),
+        supply=str(state.vault.supply),
+        index_price=str(state.index_price_wad),
+        nav_per_token=str(nav_wad(state)),
+        leverage="" if leverage is None else str(leverage),
+        components=[
+            common_pb2.Component(symbol=c.symbol, quantity=str(c.quantity_wad)) for c in state.components
+        ],
+        params=product_params(state.params),
+        component_prices=[
+            common_pb2.ComponentPrice(symbol=s, price=str(p)) for s, p in state.component_prices
+        ],
+        price_observed_at=timestamp(state.price_observed_at),
+        funding_rate=str(state.funding_rate_wad),
+        bad_debt=str(state.bad_debt),
+        next_rebalance_at=timestamp(state.next_rebalance_at),
+        launched_at=timestamp(state.launched_at),
+        pending_index_price=str(state.pending_price.index_price_wad) if state.pending_price else "",
+        version=version,
+    )
+
+
+def position_value(state: ProductState, tokens: int) -> int:
+    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded
+    down: tokens (18 decimals) x NAV (WAD, whole collateral units per whole token)."""
+    scale: int = 10**state.params.collateral_decimals
+    return tokens * nav_wad(state) * scale // (WAD * WAD)
+
+
+def position(state: ProductState, holder_id: str) -> common_pb2.Position:
+    tokens = state.balance_of(holder_id)
+    return common_pb2.Position(
+        holder_id=holder_id, tokens=str(tokens), value=str(position_value(state, tokens))
+    )
