@@ -1,10 +1,10 @@
-"""What the servicers call: the node's use cases behind one lock, with the clock mode,
-the keeper, per-product price fan-out, the audit and a signal of new commits.
+"""What the servicers call: the node's use cases, with the clock mode, the keeper,
+per-product price fan-out, the audit and a signal of new commits.
 
-One lock serializes the node: its cache and product registry are not built for
-concurrent threads, and a store takes one write at a time anyway (SQLite serializes
-writers; PostgreSQL nodes coordinate through optimistic concurrency, which ``Node``
-retries).
+Every write goes to the store's single group-commit writer (``NodeService.writer``):
+the commands of all the server's threads that arrive while a commit is being made share
+the next one, and each is answered only once its commit is durable. Reads load from the
+node's cache, fast-forwarded from the store. A lock guards only the simulated clock.
 """
 
 from __future__ import annotations
@@ -89,8 +89,7 @@ class NodeApp:
     # Commands ----------------------------------------------------------------------------
 
     def execute(self, product_id: str, command: cmd.Command, request_id: str) -> Outcome:
-        with self._lock:
-            outcome = self.service.command(product_id, command, require_request_id(request_id))
+        outcome = self.service.command(product_id, command, require_request_id(request_id))
         self._after(product_id, outcome)
         return outcome
 
@@ -113,19 +112,18 @@ class NodeApp:
         if price_wad <= 0:
             raise InvalidPriceReport(f"price must be positive (WAD), got {price_wad}")
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
+        products = self.service.holders_of(symbol)
+        if not products:
+            raise InvalidPriceReport(f"no product holds {symbol!r}")
+        now = self.now()
+        writer = self.service.writer
+        pending = [(pid, writer.submit(pid, report, f"{request_id}#{pid}", now)) for pid in products]
         results: list[PriceResult] = []
-        with self._lock:
-            products = self.service.holders_of(symbol)
-            if not products:
-                raise InvalidPriceReport(f"no product holds {symbol!r}")
-            now = self.now()
-            for pid in products:
-                try:
-                    outcome = self.node.execute(pid, report, f"{request_id}#{pid}", now)
-                except DomainError as error:
-                    results.append(PriceResult(pid, None, error))
-                else:
-                    results.append(PriceResult(pid, outcome, None))
+        for pid, future in pending:
+            try:
+                results.append(PriceResult(pid, future.result(), None))
+            except DomainError as error:
+                results.append(PriceResult(pid, None, error))
         applied = [r for r in results if r.outcome is not None]
         if not applied:
             assert results[0].error is not None
@@ -148,14 +146,17 @@ class NodeApp:
                     "only run at the current time: leave `now` unset, or serve with --clock simulated"
                 )
             moment = clock.now()
-            results: list[TickResult] = []
-            for pid in self.node.product_ids():
-                try:
-                    outcome = self.node.execute(pid, cmd.Tick(), f"keeper:{pid}:{moment}", moment)
-                except DomainError as error:
-                    results.append(TickResult(pid, None, error))
-                else:
-                    results.append(TickResult(pid, outcome, None))
+        writer = self.service.writer
+        pending = [
+            (pid, writer.submit(pid, cmd.Tick(), f"keeper:{pid}:{moment}", moment))
+            for pid in self.node.product_ids()
+        ]
+        results: list[TickResult] = []
+        for pid, future in pending:
+            try:
+                results.append(TickResult(pid, future.result(), None))
+            except DomainError as error:
+                results.append(TickResult(pid, None, error))
         for result in results:
             if result.outcome is not None:
                 self._after(result.product_id, result.outcome)
@@ -164,21 +165,18 @@ class NodeApp:
     # Reads -------------------------------------------------------------------------------
 
     def load(self, product_id: str) -> Loaded:
-        with self._lock:
-            loaded = self.node.load(product_id)
+        loaded = self.node.load(product_id)
         if loaded is None:
             raise ProductNotFound(f"no product {product_id!r}: launch it first")
         return loaded
 
     def product_ids(self) -> tuple[str, ...]:
-        with self._lock:
-            return self.node.product_ids()
+        return self.node.product_ids()
 
     def read_page(self, after: int, limit: int) -> list[tuple[int, object]]:
         """Stored records with a store position after ``after``: (position, record)."""
-        with self._lock:
-            page = self.node.recorder.select_notifications(after + 1, limit)
-            return [(n.id, self.node.mapper.to_domain_event(n)) for n in page]
+        page = self.node.recorder.select_notifications(after + 1, limit)
+        return [(n.id, self.node.mapper.to_domain_event(n)) for n in page]
 
     def audit(self, product_id: str | None, progress: Callable[[int], None] | None = None) -> AuditReport:
         """The audit on a node of its own, so that it neither blocks nor disturbs commands."""

@@ -139,6 +139,7 @@ class RunningNode:
         self.server.stop(grace_s).wait()
         if self._keeper is not None:
             self._keeper.join(timeout=5)
+        self.app.service.close()  # the writer finishes what it took, then stops
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
