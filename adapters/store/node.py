@@ -8,8 +8,9 @@ library's Application (SQLite by default, PostgreSQL to share a store between no
   command twice: the marker exists exactly when the events do.
 - Concurrency: a save that loses the race for a stream version (or for the marker) is
   retried against the fresh stream, at most ``CONFLICT_RETRIES`` times.
-- Loading: the latest snapshot (taken every ``SNAPSHOT_INTERVAL`` events) plus the events
-  after it; an in-process cache fast-forwards with the events other nodes appended.
+- Loading: the latest snapshot (taken every ``SNAPSHOT_INTERVAL`` events, or every
+  ``IIT_SNAPSHOT_INTERVAL`` given in the env) plus the events after it; an in-process
+  cache fast-forwards with the events other nodes appended.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ from domain.model import ProductState
 CONFLICT_RETRIES = 16
 CONFLICT_BACKOFF_S = 0.002
 SNAPSHOT_INTERVAL = 200
+# Store env (or process env) key overriding SNAPSHOT_INTERVAL, e.g. small for tests that must
+# exercise cold loads from snapshots without writing hundreds of events.
+SNAPSHOT_INTERVAL_ENV = "IIT_SNAPSHOT_INTERVAL"
 REQUEST_ID_MAX_LEN = 128
 
 
@@ -99,6 +103,9 @@ class Node(Application[Any]):
         super().__init__(env)
         self._cache: dict[str, Loaded] = {}
         self._listed: list[str] = []
+        self.snapshot_interval = int(self.env.get(SNAPSHOT_INTERVAL_ENV) or SNAPSHOT_INTERVAL)
+        if self.snapshot_interval < 1:
+            raise ValueError(f"{SNAPSHOT_INTERVAL_ENV} must be a positive number of events")
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
@@ -264,7 +271,7 @@ class Node(Application[Any]):
         if self.snapshots is None:
             return
         previous = before.version if before else 0
-        if after.version // SNAPSHOT_INTERVAL == previous // SNAPSHOT_INTERVAL:
+        if after.version // self.snapshot_interval == previous // self.snapshot_interval:
             return
         self.snapshot(product_id, after)
 
