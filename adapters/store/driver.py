@@ -1,0 +1,93 @@
+"""A node process driven through pipes: JSON-lines commands on stdin, one acknowledgement
+line per command on stdout, written and flushed only after ``execute()`` returned, so a
+command acknowledged is a command committed. The crash test kills it with SIGKILL.
+
+Input, one per line::
+
+    {"request_id": "m-1", "product_id": "P", "now": 1700000000,
+     "command": {"type": "Mint", "args": {"holder_id": "alice", ...}}}
+
+Output, one per input line, in order::
+
+    {"request_id": "m-1", "ok": true, "replayed": false, "events": 2, "version": 9}
+    {"request_id": "m-2", "ok": false, "error": "InsufficientBalance", "detail": "..."}
+
+Usage: ``python -m adapters.store.driver --store URL`` (``IIT_SNAPSHOT_INTERVAL`` in the
+environment sets the snapshot interval). Exit 0 at the end of input, 2 if the store
+cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+from adapters.store.codec import decode_command
+from adapters.store.node import Node
+from adapters.store.url import DEFAULT_STORE_URL
+from domain.errors import DomainError
+
+EXIT_COULD_NOT_RUN = 2
+
+NodeFactory = Callable[[str], Node]
+
+
+def handle(node: Node, line: str) -> dict[str, Any]:
+    """Execute one input line; the acknowledgement to write for it."""
+    request_id: object = None
+    try:
+        body = json.loads(line)
+        request_id = body.get("request_id")
+        command = decode_command(body["command"])
+        product_id, now = str(body["product_id"]), int(body["now"])
+        if not isinstance(request_id, str):
+            raise TypeError("request_id must be a string")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        return {"request_id": request_id, "ok": False, "error": "BadRequest", "detail": str(error)}
+    try:
+        outcome = node.execute(product_id, command, request_id, now)
+    except DomainError as error:
+        return {"request_id": request_id, "ok": False, "error": type(error).__name__, "detail": str(error)}
+    loaded = node.load(product_id)
+    return {
+        "request_id": request_id,
+        "ok": True,
+        "replayed": outcome.replayed,
+        "events": len(outcome.events),
+        "version": loaded.version if loaded else 0,
+    }
+
+
+def serve(node: Node, lines: Iterable[str], out: IO[str]) -> int:
+    """Handle every non-blank line, acknowledging each; the number handled."""
+    handled = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        out.write(json.dumps(handle(node, line)) + "\n")
+        out.flush()  # the acknowledgement leaves the process before the next command starts
+        handled += 1
+    return handled
+
+
+def main(argv: list[str] | None = None, open_node: NodeFactory = Node.open) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--store", default=DEFAULT_STORE_URL, help="sqlite:///path.db or postgresql://…")
+    args = parser.parse_args(argv)
+    try:
+        node = open_node(args.store)
+    except Exception as error:  # any failure to open the store ends the process with 2
+        print(f"driver: could not open {args.store}: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    try:
+        serve(node, sys.stdin, sys.stdout)
+    finally:
+        node.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
