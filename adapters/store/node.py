@@ -128,6 +128,19 @@ class Node(Application[Any]):
             self._cache[product_id] = loaded
         return loaded
 
+    def load_cold(self, product_id: str, version: int | None = None) -> Loaded | None:
+        """The product as a fresh node loads it (latest snapshot, then the events after it),
+        as of ``version`` of its stream (None: now). Neither reads nor changes the cache, so
+        the audit can compare the replay of a log prefix while other writers go on."""
+        loaded = None
+        if self.snapshots is not None:
+            for snapshot in self.snapshots.get(
+                product_stream_id(product_id), lte=version, desc=True, limit=1
+            ):
+                assert isinstance(snapshot, ProductSnapshot)
+                loaded = Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
+        return self._fast_forward(product_id, loaded, lte=version)
+
     def forget(self, product_id: str) -> None:
         """Drop the cached state: the next load is cold (snapshot plus later events)."""
         self._cache.pop(product_id, None)
@@ -140,11 +153,11 @@ class Node(Application[Any]):
             return Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
         return None
 
-    def _fast_forward(self, product_id: str, loaded: Loaded | None) -> Loaded | None:
+    def _fast_forward(self, product_id: str, loaded: Loaded | None, lte: int | None = None) -> Loaded | None:
         state = loaded.state if loaded else None
         version = loaded.version if loaded else 0
         last_hash = loaded.last_hash if loaded else GENESIS_HASH
-        for record in self.events.get(product_stream_id(product_id), gt=version or None):
+        for record in self.events.get(product_stream_id(product_id), gt=version or None, lte=lte):
             assert isinstance(record, StoredProductEvent)
             state = evolve(state, decode_event(record.type, record.schema, record.payload))
             version, last_hash = record.originator_version, record.hash
