@@ -1,7 +1,8 @@
 """The audit (SPEC §3, §4): replay a whole store from its first event and check, for every
 product, the hash chain, every invariant after every event (and the per-command laws after
-every command), and that the replayed state equals what the node would load (snapshots
-included). Violations name their position: the store-wide notification id, and the
+every command), idempotency (each request's events form one decision, once, with the
+request marker that makes a retry a replay), and that the replayed state equals what the
+node would load (snapshots included). Violations name their position: the store-wide notification id, and the
 product's stream version.
 """
 
@@ -15,7 +16,12 @@ from eventsourcing.persistence import Notification
 
 from adapters.store.codec import GENESIS_HASH, chain_hash, decode_event, decode_state
 from adapters.store.node import Node
-from adapters.store.records import ProductSnapshot, StoredProductEvent, product_stream_id
+from adapters.store.records import (
+    ProductSnapshot,
+    RequestRecorded,
+    StoredProductEvent,
+    product_stream_id,
+)
 from domain.events import Event
 from domain.evolve import evolve
 from domain.model import ProductState
@@ -46,6 +52,21 @@ class _Stream:
     last_hash: str = GENESIS_HASH
     broken: bool = False
     snapshots: dict[int, ProductSnapshot] = field(factory=dict)
+    # The decision being read: its request id, first version, events so far, position.
+    request_id: str | None = None
+    first_version: int = 0
+    event_count: int = 0
+    first_position: int = 0
+
+
+@frozen
+class _Decision:
+    """One request's events in one product's stream."""
+
+    product_id: str
+    first_version: int
+    event_count: int
+    position: int
 
 
 @define
@@ -91,6 +112,8 @@ def audit(
     laws = _law_count()
     total = node.recorder.max_notification_id() or 0
     read = 0
+    decisions: dict[str, _Decision] = {}
+    markers: dict[str, tuple[int, RequestRecorded]] = {}
     for notification, record in _notifications(node):
         position = notification.id
         read += 1
@@ -108,6 +131,8 @@ def audit(
                 )
             )
             continue
+        if isinstance(record, RequestRecorded):
+            markers[record.request_id] = (position, record)
         if not isinstance(record, StoredProductEvent):
             continue
         if product_id is not None and record.product_id != product_id:
@@ -123,9 +148,12 @@ def audit(
         report.findings.extend(found)
         if any(f.invariant in {"hash_chain", "replayable"} for f in found):
             stream.broken = True  # later positions of a broken chain say nothing new
+        else:
+            report.findings.extend(_track_decision(stream, position, record, decisions))
     for pid, stream in streams.items():
         if not stream.broken:
             report.findings.extend(_check_against_node(node, pid, stream))
+    report.findings.extend(_check_markers(streams, decisions, markers, product_id))
     report.products = len(streams)
     if progress and read > progress_every and read % progress_every:
         progress(read, max(total, read))  # the end of a long log
@@ -136,7 +164,8 @@ def _law_count() -> int:
     from invariants.state import DECISION_INVARIANTS, STATE_INVARIANTS  # noqa: PLC0415
     from invariants.transition import TRANSITION_INVARIANTS  # noqa: PLC0415
 
-    return len(STATE_INVARIANTS) + len(DECISION_INVARIANTS) + len(TRANSITION_INVARIANTS) + 1
+    # + the hash chain and idempotency, checked per event too
+    return len(STATE_INVARIANTS) + len(DECISION_INVARIANTS) + len(TRANSITION_INVARIANTS) + 2
 
 
 def _check_record(stream: _Stream, position: int, record: StoredProductEvent) -> list[Finding]:
@@ -189,6 +218,95 @@ def _check_record(stream: _Stream, position: int, record: StoredProductEvent) ->
     snapshot = stream.snapshots.pop(stream.version, None)
     if snapshot is not None and (snapshot.last_hash != record.hash or decode_state(snapshot.state) != after):
         found.append(finding("snapshot_matches_log", "the snapshot at this version differs from the replay"))
+    return found
+
+
+def _track_decision(
+    stream: _Stream, position: int, record: StoredProductEvent, decisions: dict[str, _Decision]
+) -> list[Finding]:
+    """Idempotency in the log: a request's events form one decision, in one stream, once."""
+    found: list[Finding] = []
+    version = record.originator_version
+    if stream.request_id is None:
+        first = decisions.get(record.request_id)
+        if first is not None:
+            found.append(
+                Finding(
+                    position,
+                    record.product_id,
+                    version,
+                    "idempotency",
+                    f"request {record.request_id!r} applied again: its first decision is at "
+                    f"position {first.position} (product {first.product_id} version {first.first_version})",
+                )
+            )
+        stream.request_id, stream.first_version = record.request_id, version
+        stream.event_count, stream.first_position = 0, position
+    elif record.request_id != stream.request_id:
+        found.append(
+            Finding(
+                position,
+                record.product_id,
+                version,
+                "idempotency",
+                f"an event of request {record.request_id!r} inside the decision of {stream.request_id!r}",
+            )
+        )
+    stream.event_count += 1
+    if record.decision_end:
+        decisions.setdefault(
+            stream.request_id or record.request_id,
+            _Decision(record.product_id, stream.first_version, stream.event_count, stream.first_position),
+        )
+        stream.request_id = None
+    return found
+
+
+def _check_markers(
+    streams: dict[str, _Stream],
+    decisions: dict[str, _Decision],
+    markers: dict[str, tuple[int, RequestRecorded]],
+    product_id: str | None,
+) -> list[Finding]:
+    """Every decision has the request marker that makes its retry a replay, and every
+    marker that records events points at them (a marker without its events means events
+    were cut off the end of a stream, where the hash chain alone cannot see it)."""
+    found: list[Finding] = []
+    for request_id, decision in decisions.items():
+        if streams[decision.product_id].broken:
+            continue
+        position_marker = markers.get(request_id)
+        recorded = (
+            (position_marker[1].product_id, position_marker[1].first_version, position_marker[1].event_count)
+            if position_marker
+            else None
+        )
+        if recorded != (decision.product_id, decision.first_version, decision.event_count):
+            found.append(
+                Finding(
+                    decision.position,
+                    decision.product_id,
+                    decision.first_version,
+                    "idempotency",
+                    f"request {request_id!r} has {decision.event_count} event(s) but its request "
+                    f"marker records {recorded}: a retry of it would not be recognised",
+                )
+            )
+    for request_id, (position, marker) in markers.items():
+        if product_id is not None and marker.product_id != product_id:
+            continue
+        stream = streams.get(marker.product_id)
+        if marker.event_count and request_id not in decisions and not (stream and stream.broken):
+            found.append(
+                Finding(
+                    position,
+                    marker.product_id,
+                    marker.first_version,
+                    "idempotency",
+                    f"request {request_id!r} is recorded with {marker.event_count} event(s) from "
+                    f"version {marker.first_version}, which are not in the log",
+                )
+            )
     return found
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from adapters.store.audit import audit
 from adapters.store.node import Loaded, Node
-from adapters.store.records import product_stream_id
+from adapters.store.records import product_stream_id, request_stream_id
 from domain import commands as cmd
 from tests.store.tamper import Tamperer
 from tests.store.test_node import T0, launched_node
@@ -160,3 +160,36 @@ def test_a_snapshot_beyond_the_end_of_the_log_is_a_finding(written):
     node.snapshot("P", Loaded(loaded.state, loaded.version + 3, loaded.last_hash))
     findings = audit(Node.open(url)).findings
     assert [(f.invariant, f.version) for f in findings][:1] == [("snapshot_matches_log", loaded.version + 3)]
+
+
+def _stream_key(url, stream):
+    return stream.hex if url.startswith("sqlite") else str(stream)
+
+
+def test_a_request_applied_twice_is_found_at_its_second_decision(written):
+    """Without its marker (deleted here), a retry of m1 is decided again: the hash chain
+    stays intact, and only the idempotency check sees the request applied twice."""
+    url, tamperer, _ = written
+    (marker,) = tamperer.product_rows(_stream_key(url, request_stream_id("m1")))
+    tamperer.delete(marker)
+    node = Node.open(url)
+    again = node.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0 + 5)
+    assert not again.replayed  # the node could not know: that is what the audit is for
+    findings = audit(Node.open(url)).findings
+    assert {f.invariant for f in findings} == {"idempotency"}
+    (twice,) = [f for f in findings if "applied again" in f.detail]
+    assert twice.version == node.load("P").version - len(again.events) + 1
+    # ...and the first decision no longer has the marker that made a retry a replay.
+    assert any("would not be recognised" in f.detail for f in findings)
+
+
+def test_a_decision_cut_off_the_end_of_a_stream_is_found_by_its_marker(written):
+    url, tamperer, rows = written
+    node = Node.open(url)
+    last = [r for r in node.stored_events("P") if r.request_id == "r1"]
+    for row in rows[-len(last) :]:
+        tamperer.delete(row)
+    findings = audit(Node.open(url)).findings
+    assert [f.invariant for f in findings] == ["idempotency"]
+    assert "'r1'" in findings[0].detail
+    assert "not in the log" in findings[0].detail
