@@ -212,7 +212,9 @@ class Node(Application[Any]):
                 else []
             )
             events = tuple(decode_event(r.type, r.schema, r.payload) for r in records)
-            loaded = self.load(marker.product_id)
+            # The first result's state (right after its events), not the state now: a retry
+            # must get the reply the lost one carried, whatever was written since.
+            loaded = self.load_cold(marker.product_id, last_version)
             return Outcome(events, loaded.state if loaded else None, replayed=True)
         return None
 

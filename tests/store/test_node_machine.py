@@ -110,7 +110,7 @@ class NodeMachine(RuleBasedStateMachine):
         self.market = dict(DEFAULT_PRICES)
         self.models: dict[str, Model] = {}
         self.sent: dict[str, Sent] = {}
-        self.acked: dict[str, tuple[Event, ...]] = {}
+        self.acked: dict[str, Outcome] = {}
         self.applied: set[str] = set()
         self.launched: set[str] = set()
         self._ids = 0
@@ -157,7 +157,7 @@ class NodeMachine(RuleBasedStateMachine):
         return request_id
 
     def _acknowledge(self, request_id: str, outcome: Outcome) -> None:
-        self.acked[request_id] = outcome.events
+        self.acked[request_id] = outcome
         sent = self.sent[request_id]
         if isinstance(sent.command, cmd.LaunchProduct) and outcome.events:
             self.launched.add(sent.product_id)
@@ -306,8 +306,9 @@ class NodeMachine(RuleBasedStateMachine):
         size = store_size(self.nodes[0])
         counts = self._event_counts()
         outcome = self.nodes[writer].execute(sent.product_id, sent.command, request_id, self.now)
+        first = self.acked[request_id]
         assert outcome.replayed
-        assert outcome.events == self.acked[request_id]
+        assert (outcome.events, outcome.state) == (first.events, first.state), "not the first result"
         assert store_size(self.nodes[1 - writer]) == size
         assert self._event_counts() == counts
 
@@ -399,7 +400,7 @@ class NodeMachine(RuleBasedStateMachine):
             assert (cold.state, cold.version) == (model.state, model.version), "replayed != loaded"
             for node in self.nodes:
                 assert node.load(product_id) == cold, "a live node's state differs from a cold load"
-        assert self.applied == {r for r, events in self.acked.items() if events}, (
+        assert self.applied == {r for r, outcome in self.acked.items() if outcome.events}, (
             "requests with events must be exactly the acknowledged requests that caused events"
         )
         report = audit(checker)
