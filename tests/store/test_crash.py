@@ -2,15 +2,15 @@
 none it acknowledged; retrying every command sent (acknowledged or not) with the same
 request ids applies each exactly once. On SQLite and PostgreSQL.
 
-The node process is ``adapters.store.driver`` run by this venv's python: it acknowledges a
-command on stdout only after ``execute()`` returned. The run is killed twice, at different
+The node process is ``adapters.store.driver`` run by this venv's python, opening its node
+with the tests' factory: it acknowledges a command on stdout only after ``execute()``
+returned. The run is killed twice, at different
 points, and a third run retries the whole stream to its end.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -22,12 +22,11 @@ from typing import Any
 
 from adapters.store.audit import audit
 from adapters.store.codec import decode_event, encode_command
-from adapters.store.node import SNAPSHOT_INTERVAL_ENV
 from domain import commands as cmd
 from domain.errors import DomainError
 from domain.fixedpoint import WAD
 from domain.params import default_params
-from tests.store.factory import TEST_SNAPSHOT_INTERVAL, open_node
+from tests.store.factory import open_node
 from tests.support import DEFAULT_COMPONENTS, DEFAULT_PRICES, USDC, Scenario
 
 T0 = 1_700_000_000
@@ -35,6 +34,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = 240
 KILL_AFTER_ACKS = (60, 150)  # first run killed after 60 acknowledgements, the retry after 150
 HOLDERS = ("alice", "bob", "carol", "dave")
+# The driver's entry point with the tests' node factory, so that swapping the factory
+# swaps the writer in the killed process too.
+DRIVER = (
+    "import sys; from adapters.store.driver import main; from tests.store.factory import open_node; "
+    "raise SystemExit(main(sys.argv[1:], open_node))"
+)
 
 
 def command_stream(seed: int = 7) -> tuple[list[dict[str, Any]], list[int], Scenario]:
@@ -87,11 +92,9 @@ def command_stream(seed: int = 7) -> tuple[list[dict[str, Any]], list[int], Scen
 def run_driver(url: str, lines: list[dict[str, Any]], kill_after: int | None) -> list[dict[str, Any]]:
     """Feed ``lines`` to a fresh node process; SIGKILL it once ``kill_after`` acknowledgements
     came back (None: let it finish). Every acknowledgement it wrote before dying."""
-    env = {**os.environ, SNAPSHOT_INTERVAL_ENV: str(TEST_SNAPSHOT_INTERVAL)}
     process = subprocess.Popen(  # noqa: S603 - our own driver, with this venv's python
-        [sys.executable, "-m", "adapters.store.driver", "--store", url],
+        [sys.executable, "-c", DRIVER, "--store", url],
         cwd=ROOT,
-        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -67,10 +67,10 @@ price_moves_bps = st.one_of(st.integers(-300, 300), st.integers(-2_500, 2_500))
 collateral = st.one_of(st.integers(1, 10**4), st.integers(1, 50_000).map(lambda n: n * USDC))
 fractions_bps = st.one_of(st.integers(0, 10_000), st.just(10_000), st.integers(10_001, 20_000))
 
-# Scaled by the profile: dev 3 examples, ci 15, deep 300.
+# Scaled by the profile (tests/conftest.py): dev 3 examples, ci 15, deep 300 of longer runs.
 MACHINE_SETTINGS = settings(
     max_examples=max(3, settings.default.max_examples // 10),
-    stateful_step_count=40,
+    stateful_step_count=40 if settings.default.max_examples <= 150 else 100,
     deadline=None,
 )
 
