@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -103,16 +104,19 @@ class Node(Application[Any]):
         super().__init__(env)
         self._cache: dict[str, Loaded] = {}
         self._listed: list[str] = []
+        self._listing = threading.Lock()
         self.snapshot_interval = int(self.env.get(SNAPSHOT_INTERVAL_ENV) or SNAPSHOT_INTERVAL)
         if self.snapshot_interval < 1:
             raise ValueError(f"{SNAPSHOT_INTERVAL_ENV} must be a positive number of events")
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
-        for record in self.events.get(REGISTRY_STREAM_ID, gt=len(self._listed) or None):
-            assert isinstance(record, ProductListed)
-            self._listed.append(record.product_id)
-        return tuple(self._listed)
+        with self._listing:  # threads serving one node would otherwise list a product twice
+            for record in self.events.get(REGISTRY_STREAM_ID, gt=len(self._listed) or None):
+                assert isinstance(record, ProductListed)
+                assert record.originator_version == len(self._listed) + 1, "registry has a gap"
+                self._listed.append(record.product_id)
+            return tuple(self._listed)
 
     @classmethod
     def open(cls, store_url: str, **extra_env: str) -> Node:
