@@ -42,7 +42,7 @@ from adapters.store.node import ConcurrencyConflict, Node, Outcome, RequestIdReu
 from adapters.store.records import StoredProductEvent
 from domain import commands as cmd
 from domain.decide import decide
-from domain.errors import DomainError
+from domain.errors import DomainError, ProductNotFound
 from domain.events import Event
 from domain.evolve import evolve_all
 from domain.fixedpoint import WAD
@@ -135,10 +135,17 @@ class NodeMachine(RuleBasedStateMachine):
         model = self.models.get(product_id)
         return model.state if model else None
 
-    def _execute(self, writer: int, product_id: str, command: cmd.Command) -> str | None:
-        """Send ``command`` as a new request through node ``writer``, expecting exactly what
-        the pure domain decides on the model's state; the request id if acknowledged."""
-        request_id = self._new_request(product_id, command)
+    def _execute(
+        self, writer: int, product_id: str, command: cmd.Command, request_id: str | None = None
+    ) -> str:
+        """Send ``command`` through node ``writer`` as a new request (or again under the id of a
+        refused one, which stays free), expecting exactly what the pure domain decides on
+        the model's state. The request id, acknowledged or not: what goes into the bundle
+        must not depend on outcomes, which a race makes nondeterministic."""
+        if request_id is None:
+            request_id = self._new_request(product_id, command)
+        else:
+            self.sent[request_id] = Sent(product_id, command, self.now)
         before = self._model_state(product_id)
         expected_error: DomainError | None = None
         expected: list[Event] = []
@@ -152,7 +159,7 @@ class NodeMachine(RuleBasedStateMachine):
             with pytest.raises(type(expected_error)) as raised:
                 self.nodes[writer].execute(product_id, command, request_id, self.now)
             assert type(raised.value) is type(expected_error), (raised.value, expected_error)
-            return None
+            return request_id
         outcome = self.nodes[writer].execute(product_id, command, request_id, self.now)
         assert not outcome.replayed
         assert list(outcome.events) == expected
@@ -199,15 +206,15 @@ class NodeMachine(RuleBasedStateMachine):
     @rule(target=requests, writer=writers, product_id=products, leverage=st.sampled_from((-1, -2, -3)))
     def launch(self, writer: int, product_id: str, leverage: int) -> object:
         launch = cmd.LaunchProduct(product_id, DEFAULT_COMPONENTS, default_params(leverage * WAD))
-        return self._result(self._execute(writer, product_id, launch))
+        return self._execute(writer, product_id, launch)
 
     @initialize(target=requests, leverage=st.sampled_from((-1, -2, -3)))
     def launch_a_priced_product(self, leverage: int) -> object:
         launch = cmd.LaunchProduct("A", DEFAULT_COMPONENTS, default_params(leverage * WAD))
-        acknowledged = [self._execute(0, "A", launch)]
+        sent = [self._execute(0, "A", launch)]
         for symbol, price in self.market.items():
-            acknowledged.append(self._execute(0, "A", cmd.ReportPrice(symbol, price, self.now, "r1")))
-        return multiple(*[r for r in acknowledged if r is not None])
+            sent.append(self._execute(0, "A", cmd.ReportPrice(symbol, price, self.now, "r1")))
+        return multiple(*sent)
 
     @rule(
         target=requests,
@@ -222,22 +229,22 @@ class NodeMachine(RuleBasedStateMachine):
     ) -> object:
         """A reporter's prices for ``symbols``, to one product or (None) fanned out to all."""
         targets = PRODUCTS if product_id is None else (product_id,)
-        acknowledged = []
+        sent = []
         for symbol in symbols:
             self.market[symbol] = max(1, self.market[symbol] * (10_000 + move_bps) // 10_000)
             report = cmd.ReportPrice(symbol, self.market[symbol], self.now, reporter)
-            acknowledged += [self._execute(writer, target, report) for target in targets]
-        return multiple(*[r for r in acknowledged if r is not None])
+            sent += [self._execute(writer, target, report) for target in targets]
+        return multiple(*sent)
 
     @rule(target=requests, writer=writers, product_id=products, holder=holders, amount=collateral)
     def mint(self, writer: int, product_id: str, holder: str, amount: int) -> object:
-        return self._result(self._execute(writer, product_id, cmd.Mint(holder, amount, 0)))
+        return self._execute(writer, product_id, cmd.Mint(holder, amount, 0))
 
     @rule(target=requests, writer=writers, product_id=products, pick=holder_picks, fraction_bps=fractions_bps)
     def redeem(self, writer: int, product_id: str, pick: int, fraction_bps: int) -> object:
         holder = self._holder(product_id, pick)
         tokens = self._tokens(product_id, holder, fraction_bps)
-        return self._result(self._execute(writer, product_id, cmd.Redeem(holder, tokens, 0)))
+        return self._execute(writer, product_id, cmd.Redeem(holder, tokens, 0))
 
     @rule(
         target=requests,
@@ -252,7 +259,7 @@ class NodeMachine(RuleBasedStateMachine):
     ) -> object:
         source = self._holder(product_id, pick)
         tokens = self._tokens(product_id, source, fraction_bps)
-        return self._result(self._execute(writer, product_id, cmd.Transfer(source, destination, tokens)))
+        return self._execute(writer, product_id, cmd.Transfer(source, destination, tokens))
 
     @rule(
         target=requests,
@@ -262,12 +269,12 @@ class NodeMachine(RuleBasedStateMachine):
     )
     def tick_after(self, writer: int, product_id: str, seconds: int) -> object:
         self.now += seconds
-        return self._result(self._execute(writer, product_id, cmd.Tick()))
+        return self._execute(writer, product_id, cmd.Tick())
 
     @rule(target=requests, writer=writers, product_id=products, pause=st.booleans())
     def pause_or_resume(self, writer: int, product_id: str, pause: bool) -> object:
         command = cmd.Pause() if pause else cmd.Resume()
-        return self._result(self._execute(writer, product_id, command))
+        return self._execute(writer, product_id, command)
 
     @rule(
         target=requests,
@@ -276,11 +283,11 @@ class NodeMachine(RuleBasedStateMachine):
         rate_wad=st.integers(-WAD, WAD).map(lambda r: r // 100 * 100),
     )
     def report_funding(self, writer: int, product_id: str, rate_wad: int) -> object:
-        return self._result(self._execute(writer, product_id, cmd.ReportFundingRate(rate_wad)))
+        return self._execute(writer, product_id, cmd.ReportFundingRate(rate_wad))
 
     @rule(target=requests, writer=writers, product_id=products, accept=st.booleans())
     def resolve_halt(self, writer: int, product_id: str, accept: bool) -> object:
-        return self._result(self._execute(writer, product_id, cmd.ResolveHalt(accept)))
+        return self._execute(writer, product_id, cmd.ResolveHalt(accept))
 
     def _holder(self, product_id: str, pick: int) -> str:
         state = self._model_state(product_id)
@@ -296,10 +303,6 @@ class NodeMachine(RuleBasedStateMachine):
         node = self.nodes[0]
         return {p: sum(1 for _ in node.stored_events(p)) for p in node.product_ids()}
 
-    @staticmethod
-    def _result(request_id: str | None) -> object:
-        return multiple() if request_id is None else request_id
-
     # Restarts, retries, races ------------------------------------------------------------
 
     @rule(which=st.sampled_from((0, 1, None)))
@@ -312,9 +315,12 @@ class NodeMachine(RuleBasedStateMachine):
     @rule(writer=writers, request_id=requests, seconds=st.sampled_from((0, 60)))
     def retry(self, writer: int, request_id: str, seconds: int) -> None:
         """A retry, even later and through the other node, returns the first result and
-        writes nothing."""
+        writes nothing. A refused request's id stays free: sent again, it is decided anew."""
         self.now += seconds
         sent = self.sent[request_id]
+        if request_id not in self.acked:
+            self._execute(writer, sent.product_id, sent.command, request_id)
+            return
         size = store_size(self.nodes[0])
         counts = self._event_counts()
         outcome = self.nodes[writer].execute(sent.product_id, sent.command, request_id, self.now)
@@ -328,7 +334,9 @@ class NodeMachine(RuleBasedStateMachine):
     def reuse_for_another_command(self, writer: int, request_id: str) -> None:
         size = store_size(self.nodes[0])
         other_product = "not-" + self.sent[request_id].product_id
-        with pytest.raises(RequestIdReused):
+        # A handled id is taken; a refused one is free (and the product does not exist).
+        refusal = RequestIdReused if request_id in self.acked else ProductNotFound
+        with pytest.raises(refusal):
             self.nodes[writer].execute(other_product, cmd.Tick(), request_id, self.now)
         assert store_size(self.nodes[0]) == size
 
