@@ -6,6 +6,7 @@ from __future__ import annotations
 from attrs import frozen
 
 from adapters.clock import Clock
+from adapters.store.audit import AuditReport, audit
 from adapters.store.node import Node, Outcome
 from domain import commands as cmd
 from domain.errors import InvalidPriceReport
@@ -49,3 +50,8 @@ class NodeService:
             pid: self.node.execute(pid, cmd.Tick(), f"keeper:{pid}:{now}", now)
             for pid in self.node.product_ids()
         }
+
+    def check_invariants(self, product_id: str | None = None) -> AuditReport:
+        """The audit of the store this node serves (gRPC ``CheckInvariants``): safe while
+        commands keep arriving, it judges the log up to where its replay reached."""
+        return audit(self.node, product_id)

@@ -94,3 +94,15 @@ def test_read_models_follow_the_log_and_rebuild_to_the_same_result(store_url):
     assert rebuilt.balances == models.balances
     assert rebuilt.nav_history == models.nav_history
     assert rebuilt.position == models.position
+
+
+def test_the_node_audits_its_own_store_for_check_invariants(store_url):
+    service = two_products(store_url)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
+    report = service.check_invariants()
+    assert report.ok, report.findings
+    assert report.products == 2
+    only_a = service.check_invariants("A")
+    assert only_a.ok
+    assert only_a.products == 1
+    assert 0 < only_a.events_checked < report.events_checked
