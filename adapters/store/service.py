@@ -7,9 +7,9 @@ from attrs import frozen
 
 from adapters.clock import Clock
 from adapters.store.audit import AuditReport, audit
-from adapters.store.node import Node, Outcome
+from adapters.store.node import REQUEST_ID_MAX_LEN, Node, Outcome
 from domain import commands as cmd
-from domain.errors import InvalidPriceReport
+from domain.errors import InvalidArgument, InvalidPriceReport
 
 
 @frozen
@@ -37,9 +37,18 @@ class NodeService:
         products = self.holders_of(symbol)
         if not products:
             raise InvalidPriceReport(f"no product holds {symbol!r}")
+        ids = {pid: f"{request_id}#{pid}" for pid in products}
+        too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
+        if too_long:
+            # Refused before any product sees it: a fan-out that failed half-way on an id
+            # too long would fail the same way on every retry, never completing.
+            raise InvalidArgument(
+                f"request_id {request_id!r} is too long for the fan-out: {too_long[0]!r} has more "
+                f"than {REQUEST_ID_MAX_LEN} characters"
+            )
         now = self.clock.now()
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        return {pid: self.node.execute(pid, report, f"{request_id}#{pid}", now) for pid in products}
+        return {pid: self.node.execute(pid, report, ids[pid], now) for pid in products}
 
     def tick(self) -> dict[str, Outcome]:
         """The keeper: accrue, settle or pull the ripcord, and run due rebalances, for every

@@ -10,7 +10,7 @@ from adapters.store.projections import ReadModels, rebuild
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import InvalidPriceReport
+from domain.errors import InvalidArgument, InvalidPriceReport
 from domain.fixedpoint import WAD
 from domain.model import Component
 from domain.params import default_params
@@ -106,3 +106,16 @@ def test_the_node_audits_its_own_store_for_check_invariants(store_url):
     assert only_a.ok
     assert only_a.products == 1
     assert 0 < only_a.events_checked < report.events_checked
+
+
+def test_a_price_report_whose_fanned_out_ids_are_too_long_reaches_no_product(store_url):
+    service = two_products(store_url)
+    long_id = "BTC-LONG"
+    launch = cmd.LaunchProduct(long_id, (Component("BTC", WAD // 100),), default_params())
+    service.command(long_id, launch, "launch-long")
+    products = ("A", "B", long_id)
+    before = {p: service.node.load(p).version for p in products}
+    request_id = "x" * 126  # fits with "#A", not with "#BTC-LONG"
+    with pytest.raises(InvalidArgument):
+        service.report_price("BTC", 61_000 * WAD, T0, "r2", request_id)
+    assert {p: service.node.load(p).version for p in products} == before
