@@ -114,6 +114,8 @@ def run_driver(url: str, lines: list[dict[str, Any]], kill_after: int | None) ->
 
     feeder = threading.Thread(target=feed)
     feeder.start()
+    watchdog = threading.Timer(120, process.kill)  # a hung node fails the test, not the run
+    watchdog.start()
     acks: list[dict[str, Any]] = []
     killed = False
     for text in process.stdout:
@@ -122,6 +124,7 @@ def run_driver(url: str, lines: list[dict[str, Any]], kill_after: int | None) ->
             process.send_signal(signal.SIGKILL)
             killed = True  # keep reading: acknowledgements already in the pipe were sent
     returncode = process.wait(timeout=60)
+    watchdog.cancel()
     feeder.join(timeout=60)
     stderr = process.stderr.read() if process.stderr else ""
     if kill_after is None:
