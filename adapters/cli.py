@@ -50,7 +50,14 @@ def demo() -> None:
     help="sqlite:///path.db or postgresql://user@host:port/dbname",
 )
 @click.option("--product", "product_id", default=None, help="Audit only this product.")
-def audit(store: str, product_id: str | None) -> None:
+@click.option(
+    "--progress-every",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Report progress on stderr every this many records read.",
+)
+def audit(store: str, product_id: str | None, progress_every: int) -> None:
     from adapters.store.audit import audit as run_audit  # noqa: PLC0415 - keeps `iit demo` light
     from adapters.store.node import Node  # noqa: PLC0415
 
@@ -62,7 +69,8 @@ def audit(store: str, product_id: str | None) -> None:
         report = run_audit(
             node,
             product_id,
-            progress=lambda n: click.echo(f"audit: {n:,} events checked…", err=True),
+            progress=_report_progress,
+            progress_every=progress_every,
         )
     except StoreUrlError as error:
         click.echo(f"audit: {error}", err=True)
@@ -86,6 +94,11 @@ def audit(store: str, product_id: str | None) -> None:
     sys.stdout.flush()
     if not report.ok:
         raise SystemExit(EXIT_VIOLATION)
+
+
+def _report_progress(read: int, total: int) -> None:
+    percent = 100 * read // total if total else 100
+    click.echo(f"audit: {read:,} of {total:,} records read ({percent}%)…", err=True)
 
 
 main.add_command(serve)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Literal, TypeVar
 
 from attrs import define, field, frozen
@@ -19,7 +19,7 @@ from attrs import define, field, frozen
 from adapters.clock import SimulatedClock, SystemClock
 from adapters.grpc.errors import TooManyFollowers, WallClockTick
 from adapters.grpc.metrics import Metrics
-from adapters.store.audit import AuditReport
+from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
 from adapters.store.node import Loaded, Node, Outcome
 from adapters.store.records import StoredProductEvent
@@ -178,7 +178,7 @@ class NodeApp:
         page = self.node.recorder.select_notifications(after + 1, limit)
         return [(n.id, self.node.mapper.to_domain_event(n)) for n in page]
 
-    def audit(self, product_id: str | None, progress: Callable[[int], None] | None = None) -> AuditReport:
+    def audit(self, product_id: str | None, progress: Progress | None = None) -> AuditReport:
         """The audit on a node of its own, so that it neither blocks nor disturbs commands."""
         if product_id is not None and product_id not in self.product_ids():
             raise ProductNotFound(f"no product {product_id!r}")

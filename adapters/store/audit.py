@@ -1,7 +1,8 @@
 """The audit (SPEC §3, §4): replay a whole store from its first event and check, for every
 product, the hash chain, every invariant after every event (and the per-command laws after
-every command), and that the replayed state equals what the node would load (snapshots
-included). Violations name their position: the store-wide notification id, and the
+every command), idempotency (each request's events form one decision, once, with the
+request marker that makes a retry a replay), and that the replayed state equals what the
+node would load (snapshots included). Violations name their position: the store-wide notification id, and the
 product's stream version.
 """
 
@@ -15,7 +16,12 @@ from eventsourcing.persistence import Notification
 
 from adapters.store.codec import GENESIS_HASH, chain_hash, decode_event, decode_state
 from adapters.store.node import Node
-from adapters.store.records import ProductSnapshot, StoredProductEvent, product_stream_id
+from adapters.store.records import (
+    ProductSnapshot,
+    RequestRecorded,
+    StoredProductEvent,
+    product_stream_id,
+)
 from domain.events import Event
 from domain.evolve import evolve
 from domain.model import ProductState
@@ -23,6 +29,9 @@ from invariants.state import check_decision_end, check_state
 from invariants.transition import check_transition
 
 PAGE_SIZE = 1_000
+PROGRESS_EVERY = 10_000  # records read between two progress reports
+
+Progress = Callable[[int, int], None]  # (records read, records in the store)
 
 
 @frozen
@@ -43,6 +52,21 @@ class _Stream:
     last_hash: str = GENESIS_HASH
     broken: bool = False
     snapshots: dict[int, ProductSnapshot] = field(factory=dict)
+    # The decision being read: its request id, first version, events so far, position.
+    request_id: str | None = None
+    first_version: int = 0
+    event_count: int = 0
+    first_position: int = 0
+
+
+@frozen
+class _Decision:
+    """One request's events in one product's stream."""
+
+    product_id: str
+    first_version: int
+    event_count: int
+    position: int
 
 
 @define
@@ -75,14 +99,26 @@ def _notifications(node: Node) -> Iterator[tuple[Notification, Any]]:
 def audit(
     node: Node,
     product_id: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    progress_every: int = PROGRESS_EVERY,
 ) -> AuditReport:
-    """Audit every product in ``node``'s store (or only ``product_id``)."""
+    """Audit every product in ``node``'s store (or only ``product_id``).
+
+    ``progress(read, total)`` is called every ``progress_every`` records read (every record
+    of the store counts, so a filtered audit of a long log shows progress too) and once at
+    the end; ``total`` is the store's size when the audit started (writers may add more)."""
     report = AuditReport()
     streams: dict[str, _Stream] = {}
     laws = _law_count()
+    total = node.recorder.max_notification_id() or 0
+    read = 0
+    decisions: dict[str, _Decision] = {}
+    markers: dict[str, tuple[int, RequestRecorded]] = {}
     for notification, record in _notifications(node):
         position = notification.id
+        read += 1
+        if progress and read % progress_every == 0:
+            progress(read, max(total, position))
         if isinstance(record, Exception):
             report.events_checked += 1
             report.findings.append(
@@ -95,6 +131,8 @@ def audit(
                 )
             )
             continue
+        if isinstance(record, RequestRecorded):
+            markers[record.request_id] = (position, record)
         if not isinstance(record, StoredProductEvent):
             continue
         if product_id is not None and record.product_id != product_id:
@@ -103,8 +141,6 @@ def audit(
         if stream is None:
             stream = streams[record.product_id] = _Stream(snapshots=_snapshots(node, record.product_id))
         report.events_checked += 1
-        if progress and report.events_checked % 10_000 == 0:
-            progress(report.events_checked)
         if stream.broken:
             continue
         found = _check_record(stream, position, record)
@@ -112,10 +148,15 @@ def audit(
         report.findings.extend(found)
         if any(f.invariant in {"hash_chain", "replayable"} for f in found):
             stream.broken = True  # later positions of a broken chain say nothing new
+        else:
+            report.findings.extend(_track_decision(stream, position, record, decisions))
     for pid, stream in streams.items():
         if not stream.broken:
             report.findings.extend(_check_against_node(node, pid, stream))
+    report.findings.extend(_check_markers(streams, decisions, markers, product_id))
     report.products = len(streams)
+    if progress and read > progress_every and read % progress_every:
+        progress(read, max(total, read))  # the end of a long log
     return report
 
 
@@ -123,7 +164,8 @@ def _law_count() -> int:
     from invariants.state import DECISION_INVARIANTS, STATE_INVARIANTS  # noqa: PLC0415
     from invariants.transition import TRANSITION_INVARIANTS  # noqa: PLC0415
 
-    return len(STATE_INVARIANTS) + len(DECISION_INVARIANTS) + len(TRANSITION_INVARIANTS) + 1
+    # + the hash chain and idempotency, checked per event too
+    return len(STATE_INVARIANTS) + len(DECISION_INVARIANTS) + len(TRANSITION_INVARIANTS) + 2
 
 
 def _check_record(stream: _Stream, position: int, record: StoredProductEvent) -> list[Finding]:
@@ -179,6 +221,95 @@ def _check_record(stream: _Stream, position: int, record: StoredProductEvent) ->
     return found
 
 
+def _track_decision(
+    stream: _Stream, position: int, record: StoredProductEvent, decisions: dict[str, _Decision]
+) -> list[Finding]:
+    """Idempotency in the log: a request's events form one decision, in one stream, once."""
+    found: list[Finding] = []
+    version = record.originator_version
+    if stream.request_id is None:
+        first = decisions.get(record.request_id)
+        if first is not None:
+            found.append(
+                Finding(
+                    position,
+                    record.product_id,
+                    version,
+                    "idempotency",
+                    f"request {record.request_id!r} applied again: its first decision is at "
+                    f"position {first.position} (product {first.product_id} version {first.first_version})",
+                )
+            )
+        stream.request_id, stream.first_version = record.request_id, version
+        stream.event_count, stream.first_position = 0, position
+    elif record.request_id != stream.request_id:
+        found.append(
+            Finding(
+                position,
+                record.product_id,
+                version,
+                "idempotency",
+                f"an event of request {record.request_id!r} inside the decision of {stream.request_id!r}",
+            )
+        )
+    stream.event_count += 1
+    if record.decision_end:
+        decisions.setdefault(
+            stream.request_id or record.request_id,
+            _Decision(record.product_id, stream.first_version, stream.event_count, stream.first_position),
+        )
+        stream.request_id = None
+    return found
+
+
+def _check_markers(
+    streams: dict[str, _Stream],
+    decisions: dict[str, _Decision],
+    markers: dict[str, tuple[int, RequestRecorded]],
+    product_id: str | None,
+) -> list[Finding]:
+    """Every decision has the request marker that makes its retry a replay, and every
+    marker that records events points at them (a marker without its events means events
+    were cut off the end of a stream, where the hash chain alone cannot see it)."""
+    found: list[Finding] = []
+    for request_id, decision in decisions.items():
+        if streams[decision.product_id].broken:
+            continue
+        position_marker = markers.get(request_id)
+        recorded = (
+            (position_marker[1].product_id, position_marker[1].first_version, position_marker[1].event_count)
+            if position_marker
+            else None
+        )
+        if recorded != (decision.product_id, decision.first_version, decision.event_count):
+            found.append(
+                Finding(
+                    decision.position,
+                    decision.product_id,
+                    decision.first_version,
+                    "idempotency",
+                    f"request {request_id!r} has {decision.event_count} event(s) but its request "
+                    f"marker records {recorded}: a retry of it would not be recognised",
+                )
+            )
+    for request_id, (position, marker) in markers.items():
+        if product_id is not None and marker.product_id != product_id:
+            continue
+        stream = streams.get(marker.product_id)
+        if marker.event_count and request_id not in decisions and not (stream and stream.broken):
+            found.append(
+                Finding(
+                    position,
+                    marker.product_id,
+                    marker.first_version,
+                    "idempotency",
+                    f"request {request_id!r} is recorded with {marker.event_count} event(s) from "
+                    f"version {marker.first_version}, which are not in the log",
+                )
+            )
+    return found
+
+
 def _snapshots(node: Node, product_id: str) -> dict[int, ProductSnapshot]:
     if node.snapshots is None:
         return {}
@@ -190,14 +321,19 @@ def _snapshots(node: Node, product_id: str) -> dict[int, ProductSnapshot]:
 
 
 def _check_against_node(node: Node, product_id: str, stream: _Stream) -> list[Finding]:
-    """Replayed state = the state the node loads cold (latest snapshot plus later events);
-    a snapshot beyond the log's end is a finding too."""
+    """Replayed state = the state a fresh node loads (latest snapshot plus later events) at
+    the version the replay reached; a snapshot beyond the log's end is a finding too.
+
+    Other nodes may append while the audit runs (gRPC ``CheckInvariants`` audits a live
+    store): the comparison is made at the replayed version, and a snapshot past it counts
+    only if the stream has no event there, so later writes are never reported."""
+    beyond_the_log = not any(True for _ in node.stored_events(product_id, gt=stream.version))
     findings = [
         Finding(0, product_id, version, "snapshot_matches_log", "a snapshot has no event at its version")
         for version in stream.snapshots
+        if version <= stream.version or beyond_the_log
     ]
-    node.forget(product_id)
-    loaded = node.load(product_id)
+    loaded = node.load_cold(product_id, stream.version)
     if loaded is None or loaded.state != stream.state or loaded.version != stream.version:
         findings.append(
             Finding(

@@ -15,6 +15,7 @@ from typing import Any
 
 import cattrs
 
+from domain import commands
 from domain.commands import Command
 from domain.events import ALL_EVENT_TYPES, Event
 from domain.model import ProductState
@@ -72,6 +73,33 @@ def decode_state(payload: JSONDict) -> ProductState:
 
 def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _command_types() -> dict[str, type[Command]]:
+    # From the module, not Command.__subclasses__(): attrs replaces each slotted class by a
+    # new one, and the discarded originals linger among the subclasses.
+    return {
+        name: value
+        for name, value in vars(commands).items()
+        if isinstance(value, type) and issubclass(value, Command) and value is not Command
+    }
+
+
+COMMAND_TYPES: dict[str, type[Command]] = _command_types()
+
+
+def encode_command(command: Command) -> JSONDict:
+    """A command as JSON: ``{"type": "Mint", "args": {...}}``."""
+    return {"type": type(command).__name__, "args": converter.unstructure(command)}
+
+
+def decode_command(body: JSONDict) -> Command:
+    """The command of ``encode_command``'s JSON; ``ValueError`` if it is not one."""
+    try:
+        cls = COMMAND_TYPES[body["type"]]
+        return converter.structure(body.get("args", {}), cls)
+    except (KeyError, TypeError, cattrs.BaseValidationError) as error:
+        raise ValueError(f"not a command: {body!r} ({type(error).__name__}: {error})") from error
 
 
 def command_fingerprint(product_id: str, command: Command) -> str:

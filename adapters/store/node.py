@@ -12,14 +12,16 @@ library's Application (SQLite by default, PostgreSQL to share a store between no
   one; ``adapters.store.writer`` feeds batches from concurrent callers.
 - Concurrency: a batch that loses the race for a stream version (or for a marker) is
   decided again against the fresh streams, at most ``CONFLICT_RETRIES`` times.
-- Loading: the latest snapshot (taken every ``SNAPSHOT_INTERVAL`` events) plus the events
-  after it; an in-process cache fast-forwards with the events other nodes appended.
+- Loading: the latest snapshot (taken every ``SNAPSHOT_INTERVAL`` events, or every
+  ``IIT_SNAPSHOT_INTERVAL`` given in the env) plus the events after it; an in-process
+  cache fast-forwards with the events other nodes appended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -57,6 +59,9 @@ from domain.model import ProductState
 CONFLICT_RETRIES = 16
 CONFLICT_BACKOFF_S = 0.002
 SNAPSHOT_INTERVAL = 200
+# Store env (or process env) key overriding SNAPSHOT_INTERVAL, e.g. small for tests that must
+# exercise cold loads from snapshots without writing hundreds of events.
+SNAPSHOT_INTERVAL_ENV = "IIT_SNAPSHOT_INTERVAL"
 REQUEST_ID_MAX_LEN = 128
 
 
@@ -145,13 +150,19 @@ class Node(Application[Any]):
         super().__init__(env)
         self._cache: dict[str, Loaded] = {}
         self._listed: list[str] = []
+        self._listing = threading.Lock()
+        self.snapshot_interval = int(self.env.get(SNAPSHOT_INTERVAL_ENV) or SNAPSHOT_INTERVAL)
+        if self.snapshot_interval < 1:
+            raise ValueError(f"{SNAPSHOT_INTERVAL_ENV} must be a positive number of events")
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
-        for record in self.events.get(REGISTRY_STREAM_ID, gt=len(self._listed) or None):
-            assert isinstance(record, ProductListed)
-            self._listed.append(record.product_id)
-        return tuple(self._listed)
+        with self._listing:  # threads serving one node would otherwise list a product twice
+            for record in self.events.get(REGISTRY_STREAM_ID, gt=len(self._listed) or None):
+                assert isinstance(record, ProductListed)
+                assert record.originator_version == len(self._listed) + 1, "registry has a gap"
+                self._listed.append(record.product_id)
+            return tuple(self._listed)
 
     @classmethod
     def open(cls, store_url: str, **extra_env: str) -> Node:
@@ -167,6 +178,19 @@ class Node(Application[Any]):
             self._cache[product_id] = loaded
         return loaded
 
+    def load_cold(self, product_id: str, version: int | None = None) -> Loaded | None:
+        """The product as a fresh node loads it (latest snapshot, then the events after it),
+        as of ``version`` of its stream (None: now). Neither reads nor changes the cache, so
+        the audit can compare the replay of a log prefix while other writers go on."""
+        loaded = None
+        if self.snapshots is not None:
+            for snapshot in self.snapshots.get(
+                product_stream_id(product_id), lte=version, desc=True, limit=1
+            ):
+                assert isinstance(snapshot, ProductSnapshot)
+                loaded = Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
+        return self._fast_forward(product_id, loaded, lte=version)
+
     def forget(self, product_id: str) -> None:
         """Drop the cached state: the next load is cold (snapshot plus later events)."""
         self._cache.pop(product_id, None)
@@ -179,11 +203,11 @@ class Node(Application[Any]):
             return Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
         return None
 
-    def _fast_forward(self, product_id: str, loaded: Loaded | None) -> Loaded | None:
+    def _fast_forward(self, product_id: str, loaded: Loaded | None, lte: int | None = None) -> Loaded | None:
         state = loaded.state if loaded else None
         version = loaded.version if loaded else 0
         last_hash = loaded.last_hash if loaded else GENESIS_HASH
-        for record in self.events.get(product_stream_id(product_id), gt=version or None):
+        for record in self.events.get(product_stream_id(product_id), gt=version or None, lte=lte):
             assert isinstance(record, StoredProductEvent)
             state = evolve(state, decode_event(record.type, record.schema, record.payload))
             version, last_hash = record.originator_version, record.hash
@@ -303,7 +327,9 @@ class Node(Application[Any]):
                 else []
             )
             events = tuple(decode_event(r.type, r.schema, r.payload) for r in records)
-            loaded = self.load(marker.product_id)
+            # The first result's state (right after its events), not the state now: a retry
+            # must get the reply the lost one carried, whatever was written since.
+            loaded = self.load_cold(marker.product_id, last_version)
             return Outcome(events, loaded.state if loaded else None, replayed=True)
         return None
 
@@ -374,7 +400,7 @@ class Node(Application[Any]):
         if self.snapshots is None:
             return
         previous = before.version if before else 0
-        if after.version // SNAPSHOT_INTERVAL == previous // SNAPSHOT_INTERVAL:
+        if after.version // self.snapshot_interval == previous // self.snapshot_interval:
             return
         self.snapshot(product_id, after)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from attrs import Factory, field, frozen
 
 from adapters.clock import Clock
-from adapters.store.node import Node, Outcome
+from adapters.store.audit import AuditReport, audit
+from adapters.store.node import REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
-from domain.errors import InvalidPriceReport
+from domain.errors import InvalidArgument, InvalidPriceReport
 
 
 @frozen
@@ -52,9 +53,18 @@ class NodeService:
         products = self.holders_of(symbol)
         if not products:
             raise InvalidPriceReport(f"no product holds {symbol!r}")
+        ids = {pid: f"{request_id}#{pid}" for pid in products}
+        too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
+        if too_long:
+            # Refused before any product sees it: a fan-out that failed half-way on an id
+            # too long would fail the same way on every retry, never completing.
+            raise InvalidArgument(
+                f"request_id {request_id!r} is too long for the fan-out: {too_long[0]!r} has more "
+                f"than {REQUEST_ID_MAX_LEN} characters"
+            )
         now = self.clock.now()
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        return self._all({pid: (report, f"{request_id}#{pid}") for pid in products}, now)
+        return self._all({pid: (report, ids[pid]) for pid in products}, now)
 
     def tick(self) -> dict[str, Outcome]:
         """The keeper: accrue, settle or pull the ripcord, and run due rebalances, for every
@@ -62,3 +72,8 @@ class NodeService:
         store tick each product once per moment."""
         now = self.clock.now()
         return self._all({pid: (cmd.Tick(), f"keeper:{pid}:{now}") for pid in self.node.product_ids()}, now)
+
+    def check_invariants(self, product_id: str | None = None) -> AuditReport:
+        """The audit of the store this node serves (gRPC ``CheckInvariants``): safe while
+        commands keep arriving, it judges the log up to where its replay reached."""
+        return audit(self.node, product_id)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.store.audit import audit
-from adapters.store.node import Node
-from adapters.store.records import product_stream_id
+from adapters.store.node import Loaded, Node
+from adapters.store.records import product_stream_id, request_stream_id
 from domain import commands as cmd
 from tests.store.tamper import Tamperer
 from tests.store.test_node import T0, launched_node
@@ -94,3 +94,102 @@ def test_iit_audit_exits_2_when_it_cannot_run(tmp_path):
     bad_url = _iit_audit("--store", "mysql://x/y")
     assert bad_url.returncode == 2
     assert "unknown store URL scheme" in bad_url.stderr
+
+
+def test_iit_audit_shows_progress_on_long_logs(written):
+    url, _, _ = written
+    result = _iit_audit("--store", url, "--progress-every", "5")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("audit: ")]
+    total = int(lines[0].split(" of ")[1].split()[0].replace(",", ""))
+    assert total > 10
+    assert lines[0] == f"audit: 5 of {total:,} records read ({100 * 5 // total}%)…"
+    assert lines[1].startswith("audit: 10 of ")
+    assert lines[-1] == f"audit: {total:,} of {total:,} records read (100%)…"
+    assert "clean" in result.stdout
+
+
+def test_a_short_log_is_audited_without_progress_noise(written):
+    url, _, _ = written
+    result = _iit_audit("--store", url)
+    assert result.returncode == 0, result.stderr
+    assert "records read" not in result.stderr
+
+
+def test_an_audit_of_one_product_reports_progress_over_the_whole_store(written):
+    url, _, _ = written
+    calls: list[tuple[int, int]] = []
+    node = Node.open(url)
+    total = node.recorder.max_notification_id()
+    assert audit(node, "no-such-product", progress=lambda *c: calls.append(c), progress_every=4).ok
+    assert calls == [*((n, total) for n in range(4, total + 1, 4)), *([(total, total)] if total % 4 else [])]
+
+
+def test_the_audit_runs_on_a_live_node_while_it_writes_and_reports_nothing_false(store_url):
+    """gRPC CheckInvariants audits the serving node itself while commands keep arriving:
+    events appended after the replay reached its end are not violations."""
+    import threading  # noqa: PLC0415
+
+    node = launched_node(store_url)
+    node.execute("P", cmd.Mint("alice", 10_000 * USDC, 0), "seed", T0 + 1)
+    stop = threading.Event()
+    transfers: list[int] = []
+
+    def write() -> None:
+        while not stop.is_set():
+            node.execute("P", cmd.Transfer("alice", "bob", 1), f"t{len(transfers)}", T0 + 2)
+            transfers.append(1)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        reports = [audit(node) for _ in range(15)]
+    finally:
+        stop.set()
+        writer.join()
+    assert len(transfers) > 0
+    assert [r.findings for r in reports if not r.ok] == []
+    assert reports[-1].events_checked > reports[0].events_checked
+    assert audit(Node.open(store_url)).ok
+
+
+def test_a_snapshot_beyond_the_end_of_the_log_is_a_finding(written):
+    url, _, _ = written
+    node = Node.open(url)
+    loaded = node.load("P")
+    node.snapshot("P", Loaded(loaded.state, loaded.version + 3, loaded.last_hash))
+    findings = audit(Node.open(url)).findings
+    assert [(f.invariant, f.version) for f in findings][:1] == [("snapshot_matches_log", loaded.version + 3)]
+
+
+def _stream_key(url, stream):
+    return stream.hex if url.startswith("sqlite") else str(stream)
+
+
+def test_a_request_applied_twice_is_found_at_its_second_decision(written):
+    """Without its marker (deleted here), a retry of m1 is decided again: the hash chain
+    stays intact, and only the idempotency check sees the request applied twice."""
+    url, tamperer, _ = written
+    (marker,) = tamperer.product_rows(_stream_key(url, request_stream_id("m1")))
+    tamperer.delete(marker)
+    node = Node.open(url)
+    again = node.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0 + 5)
+    assert not again.replayed  # the node could not know: that is what the audit is for
+    findings = audit(Node.open(url)).findings
+    assert {f.invariant for f in findings} == {"idempotency"}
+    (twice,) = [f for f in findings if "applied again" in f.detail]
+    assert twice.version == node.load("P").version - len(again.events) + 1
+    # ...and the first decision no longer has the marker that made a retry a replay.
+    assert any("would not be recognised" in f.detail for f in findings)
+
+
+def test_a_decision_cut_off_the_end_of_a_stream_is_found_by_its_marker(written):
+    url, tamperer, rows = written
+    node = Node.open(url)
+    last = [r for r in node.stored_events("P") if r.request_id == "r1"]
+    for row in rows[-len(last) :]:
+        tamperer.delete(row)
+    findings = audit(Node.open(url)).findings
+    assert [f.invariant for f in findings] == ["idempotency"]
+    assert "'r1'" in findings[0].detail
+    assert "not in the log" in findings[0].detail

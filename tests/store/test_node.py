@@ -167,3 +167,28 @@ def test_the_audit_of_a_store_written_by_the_node_is_clean(store_url):
     assert report.ok, report.findings
     assert report.products == 1
     assert report.events_checked == event_count(node)
+
+
+def test_a_node_shared_by_threads_lists_each_product_once(store_url):
+    """A served node answers from many threads; its registry cache must not list a product
+    twice (it would then skip later ones, and number the next launch's listing wrongly)."""
+    writer = Node.open(store_url)
+    reader = Node.open(store_url)
+    for trial in range(10):
+        for i in range(4):
+            product_id = f"P{trial}-{i}"
+            launch = cmd.LaunchProduct(product_id, DEFAULT_COMPONENTS, default_params())
+            writer.execute(product_id, launch, f"launch-{product_id}", T0)
+        barrier = threading.Barrier(4)
+
+        def read(start: threading.Barrier) -> None:
+            start.wait()
+            reader.product_ids()
+
+        threads = [threading.Thread(target=read, args=(barrier,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert reader.product_ids() == writer.product_ids()
+    assert len(set(reader.product_ids())) == 40

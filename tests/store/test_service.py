@@ -10,7 +10,7 @@ from adapters.store.projections import ReadModels, rebuild
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import InvalidPriceReport
+from domain.errors import InvalidArgument, InvalidPriceReport
 from domain.fixedpoint import WAD
 from domain.model import Component
 from domain.params import default_params
@@ -94,3 +94,28 @@ def test_read_models_follow_the_log_and_rebuild_to_the_same_result(store_url):
     assert rebuilt.balances == models.balances
     assert rebuilt.nav_history == models.nav_history
     assert rebuilt.position == models.position
+
+
+def test_the_node_audits_its_own_store_for_check_invariants(store_url):
+    service = two_products(store_url)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
+    report = service.check_invariants()
+    assert report.ok, report.findings
+    assert report.products == 2
+    only_a = service.check_invariants("A")
+    assert only_a.ok
+    assert only_a.products == 1
+    assert 0 < only_a.events_checked < report.events_checked
+
+
+def test_a_price_report_whose_fanned_out_ids_are_too_long_reaches_no_product(store_url):
+    service = two_products(store_url)
+    long_id = "BTC-LONG"
+    launch = cmd.LaunchProduct(long_id, (Component("BTC", WAD // 100),), default_params())
+    service.command(long_id, launch, "launch-long")
+    products = ("A", "B", long_id)
+    before = {p: service.node.load(p).version for p in products}
+    request_id = "x" * 126  # fits with "#A", not with "#BTC-LONG"
+    with pytest.raises(InvalidArgument):
+        service.report_price("BTC", 61_000 * WAD, T0, "r2", request_id)
+    assert {p: service.node.load(p).version for p in products} == before
