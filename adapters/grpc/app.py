@@ -148,7 +148,7 @@ class NodeApp:
             moment = clock.now()
         writer = self.service.writer
         pending = [
-            (pid, writer.submit(pid, cmd.Tick(), f"keeper:{pid}:{moment}", moment))
+            (pid, writer.submit(pid, cmd.Tick(), self.service.keeper_request_id(pid, moment), moment))
             for pid in self.node.product_ids()
         ]
         results: list[TickResult] = []

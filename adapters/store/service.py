@@ -66,12 +66,20 @@ class NodeService:
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
         return self._all({pid: (report, ids[pid]) for pid in products}, now)
 
+    def keeper_request_id(self, product_id: str, now: int) -> str:
+        """The keeper's request id for ``product_id`` at ``now``. It names the stream version
+        the keeper saw: two keepers that saw the same log tick the product once, and a tick
+        after new events at the same moment (a fresh price, say) is decided again."""
+        loaded = self.node.load(product_id)
+        return f"keeper:{product_id}:{now}:{loaded.version if loaded else 0}"
+
     def tick(self) -> dict[str, Outcome]:
         """The keeper: accrue, settle or pull the ripcord, and run due rebalances, for every
-        product. The request id derives from the product and the time, so two keepers on one
-        store tick each product once per moment."""
+        product, in one commit."""
         now = self.clock.now()
-        return self._all({pid: (cmd.Tick(), f"keeper:{pid}:{now}") for pid in self.node.product_ids()}, now)
+        return self._all(
+            {pid: (cmd.Tick(), self.keeper_request_id(pid, now)) for pid in self.node.product_ids()}, now
+        )
 
     def check_invariants(self, product_id: str | None = None) -> AuditReport:
         """The audit of the store this node serves (gRPC ``CheckInvariants``): safe while

@@ -68,7 +68,30 @@ def test_the_keeper_runs_the_daily_reset_of_every_product_once_per_moment(store_
         reasons = [e.reason for e in outcomes[product_id].events if isinstance(e, ev.Rebalanced)]
         assert reasons == ["schedule"]
     second_keeper = NodeService(Node.open(store_url), SimulatedClock(day))
-    assert all(o.replayed for o in second_keeper.tick().values())
+    again = second_keeper.tick()
+    assert not [e for o in again.values() for e in o.events if isinstance(e, ev.Rebalanced)]
+
+
+def test_two_keepers_that_saw_the_same_log_tick_a_product_once(store_url):
+    service = two_products(store_url)
+    other = NodeService(Node.open(store_url), SimulatedClock(T0))
+    first, second = service.tick(), other.tick()
+    assert all(o.replayed for o in second.values())
+    assert {p: o.events for p, o in second.items()} == {p: o.events for p, o in first.items()}
+
+
+def test_a_tick_after_a_fresh_price_at_the_same_moment_runs_the_due_reset(store_url):
+    service = two_products(store_url)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
+    assert isinstance(service.clock, SimulatedClock)
+    day = T0 + 86_400
+    service.clock.advance_to(day)
+    stale = service.tick()  # the reset is due, but the price is a day old: nothing trades
+    assert not [e for e in stale["A"].events if isinstance(e, ev.Rebalanced)]
+    for symbol, price in {"BTC": 60_000, "ETH": 3_000}.items():
+        service.report_price(symbol, price * WAD, day, "r1", f"day-{symbol}")
+    fresh = service.tick()  # the same moment, a new log: the keeper decides again
+    assert [e.reason for e in fresh["A"].events if isinstance(e, ev.Rebalanced)] == ["schedule"]
 
 
 def test_a_simulated_clock_never_goes_backwards():
