@@ -37,6 +37,7 @@ from adapters.store.codec import (
     encode_event,
     encode_state,
 )
+from adapters.store.lookup import first_records
 from adapters.store.records import (
     REGISTRY_STREAM_ID,
     ProductListed,
@@ -118,6 +119,8 @@ class _Batch:
     working: dict[str, Loaded | None] = field(factory=dict)
     loaded_at_start: dict[str, Loaded | None] = field(factory=dict)
     requests: dict[str, tuple[str, str, Outcome]] = field(factory=dict)
+    # The markers of the batch's request ids handled before it, read in one round trip.
+    markers: dict[str, RequestRecorded] = field(factory=dict)
     listed_at_start: int = 0
     launches: int = 0
 
@@ -214,7 +217,7 @@ class Node(Application[Any]):
         the whole batch is decided again on the fresh stream (bounded); if it fails, every
         request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
-            batch = _Batch(listed_at_start=len(self.product_ids()))
+            batch = _Batch(listed_at_start=len(self.product_ids()), markers=self._markers_of(requests))
             results = [self._decide_into(batch, request) for request in requests]
             if not batch.records:
                 return results
@@ -268,7 +271,7 @@ class Node(Application[Any]):
             earlier = batch.requests.get(request_id)
             if earlier is not None:
                 return _repeat_in_batch(request_id, fingerprint, earlier)
-            replay = self._replay_of(request_id, fingerprint)
+            replay = self._replay_of(request_id, fingerprint, batch.markers.get(request_id))
             if replay is not None:
                 return replay
             if product_id not in batch.working:
@@ -287,25 +290,34 @@ class Node(Application[Any]):
         batch.requests[request_id] = (fingerprint, product_id, outcome)
         return outcome
 
-    def _replay_of(self, request_id: str, fingerprint: str) -> Outcome | None:
-        """The first result of a request handled before, or None if it never was."""
-        for marker in self.events.get(request_stream_id(request_id), limit=1):
+    def _markers_of(self, requests: Sequence[Request]) -> dict[str, RequestRecorded]:
+        """The markers of those of ``requests`` handled before: one query for the batch,
+        not one per request (a round trip each, and most ids are new)."""
+        found = first_records(self, (request_stream_id(r.request_id) for r in requests))
+        markers = {}
+        for marker in found.values():
             assert isinstance(marker, RequestRecorded)
-            if marker.fingerprint != fingerprint:
-                raise RequestIdReused(
-                    f"request_id {request_id!r} was used for a different command "
-                    f"(on product {marker.product_id}); use a new request id"
-                )
-            last_version = marker.first_version + marker.event_count - 1
-            records = (
-                list(self.stored_events(marker.product_id, marker.first_version - 1, last_version))
-                if marker.event_count
-                else []
+            markers[marker.request_id] = marker
+        return markers
+
+    def _replay_of(self, request_id: str, fingerprint: str, marker: RequestRecorded | None) -> Outcome | None:
+        """The first result of a request handled before (``marker``), or None if it never was."""
+        if marker is None:
+            return None
+        if marker.fingerprint != fingerprint:
+            raise RequestIdReused(
+                f"request_id {request_id!r} was used for a different command "
+                f"(on product {marker.product_id}); use a new request id"
             )
-            events = tuple(decode_event(r.type, r.schema, r.payload) for r in records)
-            loaded = self.load(marker.product_id)
-            return Outcome(events, loaded.state if loaded else None, replayed=True)
-        return None
+        last_version = marker.first_version + marker.event_count - 1
+        records = (
+            list(self.stored_events(marker.product_id, marker.first_version - 1, last_version))
+            if marker.event_count
+            else []
+        )
+        events = tuple(decode_event(r.type, r.schema, r.payload) for r in records)
+        loaded = self.load(marker.product_id)
+        return Outcome(events, loaded.state if loaded else None, replayed=True)
 
     def _add_records(
         self,
