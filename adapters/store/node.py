@@ -217,7 +217,7 @@ class Node(Application[Any]):
         the whole batch is decided again on the fresh stream (bounded); if it fails, every
         request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
-            batch = _Batch(listed_at_start=len(self.product_ids()), markers=self._markers_of(requests))
+            batch = _Batch(listed_at_start=self._listed_count(requests), markers=self._markers_of(requests))
             results = [self._decide_into(batch, request) for request in requests]
             if not batch.records:
                 return results
@@ -248,6 +248,13 @@ class Node(Application[Any]):
         )
         return [conflict] * len(requests)
 
+    def _listed_count(self, requests: Sequence[Request]) -> int:
+        """The registry's length, read afresh only for a batch that launches a product (its
+        listing takes the next version): a query per batch otherwise spent for nothing."""
+        if any(isinstance(r.command, LaunchProduct) for r in requests):
+            return len(self.product_ids())
+        return len(self._listed)
+
     def _lost_a_race(self, batch: _Batch) -> bool:
         """Whether another writer stored what this batch collided with: a later version of
         one of its products, a marker of one of its request ids, or another launch. Any
@@ -259,6 +266,8 @@ class Node(Application[Any]):
         for request_id in batch.requests:
             if any(True for _ in self.events.get(request_stream_id(request_id), limit=1)):
                 return True
+        if not batch.launches:
+            return False
         listed = batch.listed_at_start
         return any(True for _ in self.events.get(REGISTRY_STREAM_ID, gt=listed or None, limit=1))
 
