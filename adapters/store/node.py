@@ -121,6 +121,8 @@ class _Batch:
     requests: dict[str, tuple[str, str, Outcome]] = field(factory=dict)
     # The markers of the batch's request ids handled before it, read in one round trip.
     markers: dict[str, RequestRecorded] = field(factory=dict)
+    # The store's last notification id when the batch began (see ``Node.load``).
+    store_max: int = 0
     listed_at_start: int = 0
     launches: int = 0
 
@@ -148,6 +150,9 @@ class Node(Application[Any]):
         super().__init__(env)
         self._cache: dict[str, Loaded] = {}
         self._listed: list[str] = []
+        # product -> a notification id of the store up to which its cached state holds every
+        # event: while the store has nothing later, the cache is the product as stored now.
+        self._current_as_of: dict[str, int] = {}
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
@@ -162,17 +167,26 @@ class Node(Application[Any]):
 
     # Reading -----------------------------------------------------------------------------
 
-    def load(self, product_id: str) -> Loaded | None:
-        """The product as stored now (snapshot plus later events), or None if never launched."""
-        cached = self._cache.get(product_id) or self._load_snapshot(product_id)
-        loaded = self._fast_forward(product_id, cached)
+    def load(self, product_id: str, store_max: int | None = None) -> Loaded | None:
+        """The product as stored now (snapshot plus later events), or None if never launched.
+
+        ``store_max`` is the store's last notification id, read just before: if the cached
+        state already holds everything up to it, nobody has written since and the cache is
+        returned without asking the store for later events."""
+        cached = self._cache.get(product_id)
+        if cached is not None and store_max is not None and self._current_as_of.get(product_id) == store_max:
+            return cached
+        loaded = self._fast_forward(product_id, cached or self._load_snapshot(product_id))
         if loaded is not None:
             self._cache[product_id] = loaded
+            if store_max is not None:
+                self._current_as_of[product_id] = store_max
         return loaded
 
     def forget(self, product_id: str) -> None:
         """Drop the cached state: the next load is cold (snapshot plus later events)."""
         self._cache.pop(product_id, None)
+        self._current_as_of.pop(product_id, None)
 
     def _load_snapshot(self, product_id: str) -> Loaded | None:
         if self.snapshots is None:
@@ -217,15 +231,19 @@ class Node(Application[Any]):
         the whole batch is decided again on the fresh stream (bounded); if it fails, every
         request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
-            batch = _Batch(listed_at_start=self._listed_count(requests), markers=self._markers_of(requests))
+            batch = _Batch(
+                store_max=self.recorder.max_notification_id() or 0,
+                listed_at_start=self._listed_count(requests),
+                markers=self._markers_of(requests),
+            )
             results = [self._decide_into(batch, request) for request in requests]
             if not batch.records:
                 return results
             try:
-                self.save(*batch.records)
+                recordings = self.save(*batch.records)
             except Exception as error:
                 for product_id in batch.working:
-                    self._cache.pop(product_id, None)
+                    self.forget(product_id)
                 if isinstance(error, IntegrityError) and self._lost_a_race(batch):
                     # Another writer won a version we decided on: decide the batch again on
                     # its result, after a short random pause so racers stop colliding.
@@ -241,12 +259,30 @@ class Node(Application[Any]):
                     before = batch.loaded_at_start[product_id]
                     self._cache[product_id] = after
                     self._snapshot_if_due(product_id, before, after)
+            self._advance_watermarks(batch, [r.notification.id for r in recordings])
             return results
         conflict = ConcurrencyConflict(
             f"{CONFLICT_RETRIES} concurrent writers won the race in a row; "
             "nothing was applied, retry the request"
         )
         return [conflict] * len(requests)
+
+    def _advance_watermarks(self, batch: _Batch, ids: list[int]) -> None:
+        """After a commit: if its rows directly follow the last id the batch saw, nobody else
+        wrote in between, so every cache that held the store up to that id now holds it up
+        to this commit's last row (the batch's own products include its events). Otherwise
+        forget the marks: the next batch asks the store for later events, as a cold one would."""
+        if not ids or min(ids) != batch.store_max + 1 or max(ids) != batch.store_max + len(ids):
+            self._current_as_of.clear()
+            return
+        last = max(ids)
+        for product_id in batch.working:
+            self._current_as_of.pop(product_id, None)
+            if batch.working[product_id] is not None:
+                self._current_as_of[product_id] = last
+        for product_id, mark in self._current_as_of.items():
+            if mark == batch.store_max:
+                self._current_as_of[product_id] = last
 
     def _listed_count(self, requests: Sequence[Request]) -> int:
         """The registry's length, read afresh only for a batch that launches a product (its
@@ -284,7 +320,7 @@ class Node(Application[Any]):
             if replay is not None:
                 return replay
             if product_id not in batch.working:
-                loaded = self.load(product_id)
+                loaded = self.load(product_id, batch.store_max)
                 batch.loaded_at_start[product_id] = loaded
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
