@@ -106,6 +106,23 @@ def durable_row(number: int, store: str, figures: Figures, target: float, floor:
     )
 
 
+def postgres_row() -> Row:
+    try:
+        url, drop = postgres_schema()
+        baseline_url, drop_baseline = postgres_schema()
+    except psycopg.Error as error:
+        problem = f"skipped: PostgreSQL at {POSTGRES_URL} unreachable ({type(error).__name__})"
+        return Row(
+            6, "PostgreSQL durable commands/s ÷ library batched append", problem, "", None, "≥ 0.5", None
+        )
+    try:
+        figures = scenario("durable", url=url, baseline_url=baseline_url, products=4, per_client=PER_CLIENT)
+    finally:
+        drop()
+        drop_baseline()
+    return durable_row(6, "PostgreSQL", figures, 0.5)
+
+
 def cost_row(small: Figures, big: Figures) -> Row:
     ratio = big["us_per_command"] / small["us_per_command"]
     return Row(
@@ -209,7 +226,7 @@ def _remove_sqlite(path: Path, keep_db: bool = False) -> None:
 def postgres_schema() -> tuple[str, Callable[[], None]]:
     """A fresh schema in the benchmark database, and how to drop it."""
     schema = f"iit_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
 
     def drop() -> None:
@@ -236,8 +253,11 @@ def machine() -> list[str]:
         for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal")
     )
-    with psycopg.connect(POSTGRES_URL) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        row = ("unreachable",)
     return [
         f"machine: {cpu}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM; {platform.platform()}",
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
@@ -271,14 +291,7 @@ def main() -> None:
         rows.append(audit_row(scenario("audit", url=f"sqlite:///{work}/durable.db")))
 
         say("(6) PostgreSQL: the same on fresh schemas")
-        url, drop = postgres_schema()
-        baseline_url, drop_baseline = postgres_schema()
-        try:
-            pg = scenario("durable", url=url, baseline_url=baseline_url, products=4, per_client=PER_CLIENT)
-        finally:
-            drop()
-            drop_baseline()
-        rows.append(durable_row(6, "PostgreSQL", pg, 0.5))
+        rows.append(postgres_row())
 
         big_store = filled_store(EVENTS)
         say(f"(3) per-command cost at {SMALL_EVENTS:,} and {EVENTS:,} events (a copy of the cached store)")
