@@ -10,6 +10,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from adapters.store.audit import audit
@@ -135,9 +136,9 @@ def cost(args: Figures) -> Figures:
     assert loaded is not None
     writer = GroupCommitWriter(node)
     run_clients(writer, ["P"], 5, tag=f"warm:{args['tag']}")
-    cpu = time.process_time()
+    cpu, written = time.process_time(), _bytes_written()
     run = run_clients(writer, ["P"], args["per_client"], tag=f"cost:{args['tag']}")
-    cpu = time.process_time() - cpu
+    cpu, written = time.process_time() - cpu, _bytes_written() - written
     writer.close()
     if run.rejected:
         raise RuntimeError(f"{run.rejected} commands were rejected: the figures would lie")
@@ -145,10 +146,19 @@ def cost(args: Figures) -> Figures:
         "events_before": loaded.version,
         "us_per_command": run.elapsed_s / run.commands * 1e6,
         "cpu_us_per_command": cpu / run.commands * 1e6,
+        "bytes_written_per_command": written / run.commands,
         "commands_per_s": run.commands / run.elapsed_s,
         "mean_batch_commands": run.commands / max(1, run.batches),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def _bytes_written() -> int:
+    """Bytes this process caused to be written to storage (Linux), WAL and checkpoints alike."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
 
 
 def cold_load(args: Figures) -> Figures:
