@@ -53,6 +53,7 @@ def scenario(name: str, **args: Any) -> Figures:  # noqa: ANN401 - JSON argument
     """Run one scenario in a fresh process (its own peak RSS) and return its figures."""
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "benchmarks.scenarios", name, json.dumps(args)],
+        cwd=Path(__file__).resolve().parent.parent,  # the repository, wherever this runs from
         check=True,
         stdout=subprocess.PIPE,
         text=True,
