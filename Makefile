@@ -34,13 +34,18 @@ lint: setup
 	$(RUN) ruff format --check .
 
 typecheck: setup
-	$(RUN) mypy --strict domain invariants adapters scripts
+	$(RUN) mypy --strict domain invariants adapters scripts benchmarks
 
 crosshair: setup
 	$(RUN) python scripts/crosshair_check.py $(CROSSHAIR_TARGETS)
 	$(RUN) python scripts/crosshair_check.py --expect-counterexample tests/crosshair_fixtures/known_bugs.py
 
 check: lint typecheck crosshair test
+
+# The figures of issue 5 in one table (not a test: CI does not run it). BENCH_EVENTS=100000
+# for a quicker, smaller log; the filled store is cached in benchmarks/.cache.
+bench: setup
+	$(RUN) python -m benchmarks.bench
 
 deep: setup
 	HYPOTHESIS_PROFILE=deep $(RUN) pytest

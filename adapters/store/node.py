@@ -39,6 +39,7 @@ from adapters.store.codec import (
     encode_event,
     encode_state,
 )
+from adapters.store.lookup import first_records
 from adapters.store.records import (
     REGISTRY_STREAM_ID,
     ProductListed,
@@ -123,6 +124,10 @@ class _Batch:
     working: dict[str, Loaded | None] = field(factory=dict)
     loaded_at_start: dict[str, Loaded | None] = field(factory=dict)
     requests: dict[str, tuple[str, str, Outcome]] = field(factory=dict)
+    # The markers of the batch's request ids handled before it, read in one round trip.
+    markers: dict[str, RequestRecorded] = field(factory=dict)
+    # The store's last notification id when the batch began (see ``Node.load``).
+    store_max: int = 0
     listed_at_start: int = 0
     launches: int = 0
 
@@ -154,6 +159,9 @@ class Node(Application[Any]):
         self.snapshot_interval = int(self.env.get(SNAPSHOT_INTERVAL_ENV) or SNAPSHOT_INTERVAL)
         if self.snapshot_interval < 1:
             raise ValueError(f"{SNAPSHOT_INTERVAL_ENV} must be a positive number of events")
+        # product -> a notification id of the store up to which its cached state holds every
+        # event: while the store has nothing later, the cache is the product as stored now.
+        self._current_as_of: dict[str, int] = {}
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
@@ -170,12 +178,25 @@ class Node(Application[Any]):
 
     # Reading -----------------------------------------------------------------------------
 
-    def load(self, product_id: str) -> Loaded | None:
-        """The product as stored now (snapshot plus later events), or None if never launched."""
-        cached = self._cache.get(product_id) or self._load_snapshot(product_id)
-        loaded = self._fast_forward(product_id, cached)
+    def load(self, product_id: str, store_max: int | None = None) -> Loaded | None:
+        """The product as stored now (snapshot plus later events), or None if never launched.
+
+        ``store_max`` is the store's last notification id, read just before: if the cached
+        state already holds everything up to it, nobody has written since and the cache is
+        returned without asking the store for later events."""
+        cached = self._cache.get(product_id)
+        if cached is not None and store_max is not None and self._current_as_of.get(product_id) == store_max:
+            return cached
+        loaded = self._fast_forward(product_id, cached or self._load_snapshot(product_id))
         if loaded is not None:
-            self._cache[product_id] = loaded
+            current = self._cache.get(product_id)
+            if current is None or current.version <= loaded.version:
+                # A reader thread that loaded before the writer's commit must not put its
+                # older view back in the cache (the writer would then decide on it, lose
+                # the race for the version on save, and decide again).
+                self._cache[product_id] = loaded
+            if store_max is not None:
+                self._current_as_of[product_id] = store_max
         return loaded
 
     def load_cold(self, product_id: str, version: int | None = None) -> Loaded | None:
@@ -194,6 +215,7 @@ class Node(Application[Any]):
     def forget(self, product_id: str) -> None:
         """Drop the cached state: the next load is cold (snapshot plus later events)."""
         self._cache.pop(product_id, None)
+        self._current_as_of.pop(product_id, None)
 
     def _load_snapshot(self, product_id: str) -> Loaded | None:
         if self.snapshots is None:
@@ -238,15 +260,19 @@ class Node(Application[Any]):
         the whole batch is decided again on the fresh stream (bounded); if it fails, every
         request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
-            batch = _Batch(listed_at_start=len(self.product_ids()))
+            batch = _Batch(
+                store_max=self.recorder.max_notification_id() or 0,
+                listed_at_start=self._listed_count(requests),
+                markers=self._markers_of(requests),
+            )
             results = [self._decide_into(batch, request) for request in requests]
             if not batch.records:
                 return results
             try:
-                self.save(*batch.records)
+                recordings = self.save(*batch.records)
             except Exception as error:
                 for product_id in batch.working:
-                    self._cache.pop(product_id, None)
+                    self.forget(product_id)
                 if isinstance(error, IntegrityError) and self._lost_a_race(batch):
                     # Another writer won a version we decided on: decide the batch again on
                     # its result, after a short random pause so racers stop colliding.
@@ -262,12 +288,37 @@ class Node(Application[Any]):
                     before = batch.loaded_at_start[product_id]
                     self._cache[product_id] = after
                     self._snapshot_if_due(product_id, before, after)
+            self._advance_watermarks(batch, [r.notification.id for r in recordings])
             return results
         conflict = ConcurrencyConflict(
             f"{CONFLICT_RETRIES} concurrent writers won the race in a row; "
             "nothing was applied, retry the request"
         )
         return [conflict] * len(requests)
+
+    def _advance_watermarks(self, batch: _Batch, ids: list[int]) -> None:
+        """After a commit: if its rows directly follow the last id the batch saw, nobody else
+        wrote in between, so every cache that held the store up to that id now holds it up
+        to this commit's last row (the batch's own products include its events). Otherwise
+        forget the marks: the next batch asks the store for later events, as a cold one would."""
+        if not ids or min(ids) != batch.store_max + 1 or max(ids) != batch.store_max + len(ids):
+            self._current_as_of.clear()
+            return
+        last = max(ids)
+        for product_id in batch.working:
+            self._current_as_of.pop(product_id, None)
+            if batch.working[product_id] is not None:
+                self._current_as_of[product_id] = last
+        for product_id, mark in self._current_as_of.items():
+            if mark == batch.store_max:
+                self._current_as_of[product_id] = last
+
+    def _listed_count(self, requests: Sequence[Request]) -> int:
+        """The registry's length, read afresh only for a batch that launches a product (its
+        listing takes the next version): a query per batch otherwise spent for nothing."""
+        if any(isinstance(r.command, LaunchProduct) for r in requests):
+            return len(self.product_ids())
+        return len(self._listed)
 
     def _lost_a_race(self, batch: _Batch) -> bool:
         """Whether another writer stored what this batch collided with: a later version of
@@ -280,6 +331,8 @@ class Node(Application[Any]):
         for request_id in batch.requests:
             if any(True for _ in self.events.get(request_stream_id(request_id), limit=1)):
                 return True
+        if not batch.launches:
+            return False
         listed = batch.listed_at_start
         return any(True for _ in self.events.get(REGISTRY_STREAM_ID, gt=listed or None, limit=1))
 
@@ -292,11 +345,11 @@ class Node(Application[Any]):
             earlier = batch.requests.get(request_id)
             if earlier is not None:
                 return _repeat_in_batch(request_id, fingerprint, earlier)
-            replay = self._replay_of(request_id, fingerprint)
+            replay = self._replay_of(request_id, fingerprint, batch.markers.get(request_id))
             if replay is not None:
                 return replay
             if product_id not in batch.working:
-                loaded = self.load(product_id)
+                loaded = self.load(product_id, batch.store_max)
                 batch.loaded_at_start[product_id] = loaded
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
@@ -311,27 +364,36 @@ class Node(Application[Any]):
         batch.requests[request_id] = (fingerprint, product_id, outcome)
         return outcome
 
-    def _replay_of(self, request_id: str, fingerprint: str) -> Outcome | None:
-        """The first result of a request handled before, or None if it never was."""
-        for marker in self.events.get(request_stream_id(request_id), limit=1):
+    def _markers_of(self, requests: Sequence[Request]) -> dict[str, RequestRecorded]:
+        """The markers of those of ``requests`` handled before: one query for the batch,
+        not one per request (a round trip each, and most ids are new)."""
+        found = first_records(self, (request_stream_id(r.request_id) for r in requests))
+        markers = {}
+        for marker in found.values():
             assert isinstance(marker, RequestRecorded)
-            if marker.fingerprint != fingerprint:
-                raise RequestIdReused(
-                    f"request_id {request_id!r} was used for a different command "
-                    f"(on product {marker.product_id}); use a new request id"
-                )
-            last_version = marker.first_version + marker.event_count - 1
-            records = (
-                list(self.stored_events(marker.product_id, marker.first_version - 1, last_version))
-                if marker.event_count
-                else []
+            markers[marker.request_id] = marker
+        return markers
+
+    def _replay_of(self, request_id: str, fingerprint: str, marker: RequestRecorded | None) -> Outcome | None:
+        """The first result of a request handled before (``marker``), or None if it never was."""
+        if marker is None:
+            return None
+        if marker.fingerprint != fingerprint:
+            raise RequestIdReused(
+                f"request_id {request_id!r} was used for a different command "
+                f"(on product {marker.product_id}); use a new request id"
             )
-            events = tuple(decode_event(r.type, r.schema, r.payload) for r in records)
-            # The first result's state (right after its events), not the state now: a retry
-            # must get the reply the lost one carried, whatever was written since.
-            loaded = self.load_cold(marker.product_id, last_version)
-            return Outcome(events, loaded.state if loaded else None, replayed=True)
-        return None
+        last_version = marker.first_version + marker.event_count - 1
+        records = (
+            list(self.stored_events(marker.product_id, marker.first_version - 1, last_version))
+            if marker.event_count
+            else []
+        )
+        events = tuple(decode_event(r.type, r.schema, r.payload) for r in records)
+        # The first result's state (right after its events), not the state now: a retry
+        # must get the reply the lost one carried, whatever was written since.
+        loaded = self.load_cold(marker.product_id, last_version)
+        return Outcome(events, loaded.state if loaded else None, replayed=True)
 
     def _add_records(
         self,

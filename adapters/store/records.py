@@ -7,6 +7,7 @@ The library's mapper stores ``vars(record)`` and rebuilds a record by setting it
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -16,10 +17,14 @@ NAMESPACE = UUID("6f1c1e7e-6a54-4c1e-9a35-2f0c1f1b7d21")
 REGISTRY_STREAM_ID = uuid5(NAMESPACE, "registry")
 
 
+# Pure and hashed twice or more per command (a batch looks its ids up, then writes their
+# markers): remembering the recent ones saves a SHA-1 and a UUID each time.
+@lru_cache(maxsize=4_096)
 def product_stream_id(product_id: str) -> UUID:
     return uuid5(NAMESPACE, "product:" + product_id)
 
 
+@lru_cache(maxsize=4_096)
 def request_stream_id(request_id: str) -> UUID:
     return uuid5(NAMESPACE, "request:" + request_id)
 

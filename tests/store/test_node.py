@@ -192,3 +192,19 @@ def test_a_node_shared_by_threads_lists_each_product_once(store_url):
             thread.join()
         assert reader.product_ids() == writer.product_ids()
     assert len(set(reader.product_ids())) == 40
+
+
+def test_a_node_sees_what_another_node_wrote_since_its_own_last_commit(store_url):
+    a = launched_node(store_url)
+    launch = cmd.LaunchProduct("Q", DEFAULT_COMPONENTS, default_params())
+    a.execute("Q", launch, "launch-Q", T0)
+    for symbol, price in DEFAULT_PRICES.items():
+        a.execute("Q", cmd.ReportPrice(symbol, price, T0, "r1"), f"price-Q-{symbol}", T0)
+    a.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0 + 1)  # a caches P and Q
+    b = Node.open(store_url)
+    b.execute("P", cmd.Mint("bob", 1_000 * USDC, 0), "m2", T0 + 1)
+    b.execute("Q", cmd.Mint("bob", 1_000 * USDC, 0), "m3", T0 + 1)
+    # a's next commit is on P alone: its cache of Q must still count as behind the store.
+    assert a.execute("P", cmd.Transfer("bob", "carol", 1), "t1", T0 + 1).state.balance_of("carol") == 1
+    assert a.execute("Q", cmd.Transfer("bob", "dave", 5), "t2", T0 + 1).state.balance_of("dave") == 5
+    assert a.load("Q") == Node.open(store_url).load("Q")

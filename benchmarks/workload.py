@@ -1,0 +1,144 @@
+"""What the benchmark drives: products launched like an operator would, client threads
+sending mints, transfers and redeems through the group-commit writer, and a node that
+remembers how many records each commit carried (so the library baseline can append the
+same records in the same batches)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from attrs import frozen
+from eventsourcing.application import Application
+from eventsourcing.persistence import Recording
+
+from adapters.store.node import Node, Request
+from adapters.store.writer import GroupCommitWriter
+from domain import commands as cmd
+from domain.errors import DomainError
+from domain.fixedpoint import WAD
+from domain.model import Component
+from domain.params import default_params
+
+T0 = 1_700_000_000
+NOW = T0 + 1  # every command is decided at one instant: no accrual, one event per command
+USDC = 10**6
+COMPONENTS = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
+PRICES = {"BTC": 60_000 * WAD, "ETH": 3_000 * WAD}
+HOLDERS = 64  # a bounded set: per-event cost in the domain grows with the holders (see RESULTS.md)
+CLIENTS = 16
+
+
+class RecordingNode(Node):
+    """The node, noting the number of records of every commit while ``recording`` is set."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.recording = False
+        self.batch_sizes: list[int] = []
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[Any]]:  # noqa: ANN401 - the library's signature
+        if self.recording:
+            self.batch_sizes.append(len(objs))
+        return super().save(*objs, **kwargs)
+
+
+class Appender(Application[Any]):
+    """The library on its own, on the same tables as the node: the baseline's appender."""
+
+    name = Node.name
+
+
+def launch(node: Node, product_id: str) -> None:
+    """Launch a product, report its prices and give every holder tokens to move."""
+    requests = [
+        Request(
+            product_id,
+            cmd.LaunchProduct(product_id, COMPONENTS, default_params()),
+            f"{product_id}:launch",
+            T0,
+        )
+    ]
+    requests += [
+        Request(product_id, cmd.ReportPrice(symbol, price, T0, "r1"), f"{product_id}:price:{symbol}", T0)
+        for symbol, price in PRICES.items()
+    ]
+    requests += [
+        Request(product_id, cmd.Mint(f"h{h}", 1_000_000 * USDC, 0), f"{product_id}:seed:{h}", NOW)
+        for h in range(HOLDERS)
+    ]
+    check_results(node.execute_batch(requests))
+
+
+def command(step: int, holder: int) -> cmd.Command:
+    """The mix: a mint, a transfer to the next holder, a small redeem, in turn."""
+    if step % 3 == 0:
+        return cmd.Mint(f"h{holder}", 100 * USDC, 0)
+    if step % 3 == 1:
+        return cmd.Transfer(f"h{holder}", f"h{(holder + 1) % HOLDERS}", WAD)
+    return cmd.Redeem(f"h{holder}", WAD // 10, 0)
+
+
+def fill_requests(product_id: str, start: int, count: int) -> list[Request]:
+    """``count`` commands of the mix, numbered from ``start``, spread over the holders."""
+    return [
+        Request(product_id, command(k, k % HOLDERS), f"{product_id}:fill:{k}", NOW)
+        for k in range(start, start + count)
+    ]
+
+
+@frozen
+class ClientRun:
+    commands: int
+    elapsed_s: float
+    batches: int
+    rejected: int
+    latencies_s: tuple[float, ...]
+
+
+def run_clients(
+    writer: GroupCommitWriter, products: Sequence[str], per_client: int, tag: str, clients: int = CLIENTS
+) -> ClientRun:
+    """``clients`` threads, each sending ``per_client`` commands one after another (each
+    waits for its durable acknowledgement), client ``i`` on ``products[i % len]``."""
+    start = threading.Barrier(clients + 1)
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    rejected = [0] * clients
+
+    def client(number: int) -> None:
+        product_id = products[number % len(products)]
+        holder = number % HOLDERS
+        start.wait()
+        for step in range(per_client):
+            began = time.perf_counter()
+            try:
+                writer.execute(product_id, command(step, holder), f"{tag}:{number}:{step}", NOW)
+            except DomainError:
+                rejected[number] += 1
+            latencies[number].append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    batches_before = writer.batches
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return ClientRun(
+        commands=clients * per_client,
+        elapsed_s=elapsed,
+        batches=writer.batches - batches_before,
+        rejected=sum(rejected),
+        latencies_s=tuple(sorted(x for per in latencies for x in per)),
+    )
+
+
+def check_results(results: Sequence[object]) -> None:
+    """Setup must not be rejected: a rejected command would make the figures lie."""
+    errors = [r for r in results if isinstance(r, DomainError)]
+    if errors:
+        raise RuntimeError(f"{len(errors)} setup command(s) rejected, first: {errors[0]!r}")
