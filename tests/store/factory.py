@@ -6,7 +6,11 @@ interface) and those tests run against it unchanged.
 
 from __future__ import annotations
 
-from adapters.store.node import SNAPSHOT_INTERVAL_ENV, Node
+from collections.abc import Mapping
+
+from adapters.store.node import SNAPSHOT_INTERVAL_ENV, Node, Outcome
+from adapters.store.writer import GroupCommitWriter
+from domain.commands import Command
 
 # Small, so that a few dozen commands already cross several snapshots and every cold
 # load in the tests goes through one.
@@ -16,6 +20,30 @@ TEST_SNAPSHOT_INTERVAL = 3
 def open_node(url: str) -> Node:
     """A node on the store at ``url``: a fresh process's view, nothing cached."""
     return Node.open(url, **{SNAPSHOT_INTERVAL_ENV: str(TEST_SNAPSHOT_INTERVAL)})
+
+
+class WriterNode(Node):
+    """A node whose every command goes through its own group-commit writer thread, as the
+    served node's do: the same interface, the batched write path behind it."""
+
+    # The library names an application's tables after its class unless told: the same ones.
+    name = Node.name
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.writer = GroupCommitWriter(self)
+
+    def execute(self, product_id: str, command: Command, request_id: str, now: int) -> Outcome:
+        return self.writer.execute(product_id, command, request_id, now)
+
+    def close(self) -> None:
+        self.writer.close()
+        super().close()
+
+
+def open_writer_node(url: str) -> Node:
+    """Like ``open_node``, with its commands going through a group-commit writer."""
+    return WriterNode.open(url, **{SNAPSHOT_INTERVAL_ENV: str(TEST_SNAPSHOT_INTERVAL)})
 
 
 def store_size(node: Node) -> int:

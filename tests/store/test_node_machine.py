@@ -20,6 +20,7 @@ another writer behind the same interface.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
@@ -50,7 +51,7 @@ from domain.model import ProductState
 from domain.params import default_params
 from invariants.state import check_decision_end
 from tests.store.conftest import STORE_KINDS, fresh_store, require_store
-from tests.store.factory import open_node, store_size
+from tests.store.factory import open_node, open_writer_node, store_size
 from tests.support import DEFAULT_COMPONENTS, DEFAULT_PRICES, USDC
 
 T0 = 1_700_000_000
@@ -98,6 +99,7 @@ class Model:
 
 class NodeMachine(RuleBasedStateMachine):
     store_kind: ClassVar[str] = "sqlite"
+    open_node: ClassVar[Callable[[str], Node]] = staticmethod(open_node)
 
     requests = Bundle("requests")
 
@@ -105,7 +107,7 @@ class NodeMachine(RuleBasedStateMachine):
         super().__init__()
         self._store = fresh_store(self.store_kind)
         self.url = self._store.__enter__()
-        self.nodes: list[Node] = [open_node(self.url), open_node(self.url)]
+        self.nodes: list[Node] = [self.open_node(self.url), self.open_node(self.url)]
         # A third node that never writes: it forgets its cache before each check, so its
         # loads are cold (latest snapshot plus later events), as a fresh process's are.
         self.checker = open_node(self.url)
@@ -310,7 +312,7 @@ class NodeMachine(RuleBasedStateMachine):
         """Drop one node (or both) and open it again from the store: nothing cached."""
         for index in (0, 1) if which is None else (which,):
             self.nodes[index].close()
-            self.nodes[index] = open_node(self.url)
+            self.nodes[index] = self.open_node(self.url)
 
     @rule(writer=writers, request_id=requests, seconds=st.sampled_from((0, 60)))
     def retry(self, writer: int, request_id: str, seconds: int) -> None:
@@ -427,8 +429,14 @@ class NodeMachine(RuleBasedStateMachine):
         assert report.ok, report.findings
 
 
+@pytest.mark.parametrize("writer", ["one-by-one", "group-commit"])
 @pytest.mark.parametrize("kind", STORE_KINDS)
-def test_the_node_keeps_one_true_log_through_restarts_retries_and_races(kind: str) -> None:
+def test_the_node_keeps_one_true_log_through_restarts_retries_and_races(kind: str, writer: str) -> None:
     require_store(kind)
-    machine = type(f"NodeMachineOn{kind.capitalize()}", (NodeMachine,), {"store_kind": kind})
+    factory = open_writer_node if writer == "group-commit" else open_node
+    machine = type(
+        f"NodeMachineOn{kind.capitalize()}",
+        (NodeMachine,),
+        {"store_kind": kind, "open_node": staticmethod(factory)},
+    )
     run_state_machine_as_test(machine, settings=MACHINE_SETTINGS)
