@@ -112,12 +112,10 @@ class NodeApp:
         if price_wad <= 0:
             raise InvalidPriceReport(f"price must be positive (WAD), got {price_wad}")
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        products = self.service.holders_of(symbol)
-        if not products:
-            raise InvalidPriceReport(f"no product holds {symbol!r}")
+        ids = self.service.fan_out_ids(symbol, request_id)
         now = self.now()
         writer = self.service.writer
-        pending = [(pid, writer.submit(pid, report, f"{request_id}#{pid}", now)) for pid in products]
+        pending = [(pid, writer.submit(pid, report, rid, now)) for pid, rid in ids.items()]
         results: list[PriceResult] = []
         for pid, future in pending:
             try:

@@ -45,26 +45,30 @@ class NodeService:
                 found.append(product_id)
         return tuple(found)
 
-    def report_price(
-        self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
-    ) -> dict[str, Outcome]:
-        """A price is per asset: every product holding ``symbol`` sees it (SPEC §5). Each
-        product records it under ``request_id#product_id``, so a retried report applies once."""
+    def fan_out_ids(self, symbol: str, request_id: str) -> dict[str, str]:
+        """The request id of a price report for each product holding ``symbol``
+        (``request_id#product_id``, so a retried report applies once per product), checked
+        before any product sees the report: a fan-out that failed half-way on an id too
+        long would fail the same way on every retry, never completing."""
         products = self.holders_of(symbol)
         if not products:
             raise InvalidPriceReport(f"no product holds {symbol!r}")
         ids = {pid: f"{request_id}#{pid}" for pid in products}
         too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
         if too_long:
-            # Refused before any product sees it: a fan-out that failed half-way on an id
-            # too long would fail the same way on every retry, never completing.
             raise InvalidArgument(
                 f"request_id {request_id!r} is too long for the fan-out: {too_long[0]!r} has more "
                 f"than {REQUEST_ID_MAX_LEN} characters"
             )
-        now = self.clock.now()
+        return ids
+
+    def report_price(
+        self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
+    ) -> dict[str, Outcome]:
+        """A price is per asset: every product holding ``symbol`` sees it (SPEC §5)."""
+        ids = self.fan_out_ids(symbol, request_id)
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        return self._all({pid: (report, ids[pid]) for pid in products}, now)
+        return self._all({pid: (report, rid) for pid, rid in ids.items()}, self.clock.now())
 
     def keeper_request_id(self, product_id: str, now: int) -> str:
         """The keeper's request id for ``product_id`` at ``now``. It names the stream version

@@ -94,3 +94,25 @@ def test_a_price_every_product_rejects_fails_and_writes_nothing(node):
     assert node.stored_count() == before
     product = node.admin.token.GetProduct(token_pb2.GetProductRequest(product_id="A"), metadata=node.admin.md)
     assert product.index_price == "0"
+
+
+def test_a_price_whose_fan_out_ids_would_be_too_long_reaches_no_product(node):
+    node.launch("S")
+    node.launch("A-PRODUCT-WITH-A-MUCH-LONGER-ID")
+    before = node.stored_count()
+    request_id = "p" * (128 - len("#S"))  # fits with "#S", too long with the longer product id
+    rejected(
+        lambda: node.r1.oracle.ReportPrice(
+            oracle_pb2.ReportPriceRequest(
+                symbol="BTC",
+                price=str(PRICES["BTC"]),
+                observed_at=Timestamp(seconds=T0),
+                reporter_id="r1",
+                request_id=request_id,
+            ),
+            metadata=node.r1.md,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "too long for the fan-out",
+    )
+    assert node.stored_count() == before
