@@ -71,7 +71,7 @@ def durable(args: Figures) -> Figures:
             at += size
         began = time.perf_counter()
         for batch in batches:
-            appender.save(*batch)
+            appender.events.put(batch)
         rounds.append((run, len(records), time.perf_counter() - began))
     writer.close()
     by_ratio = sorted(rounds, key=lambda r: r[2] / r[0].elapsed_s)

@@ -39,14 +39,16 @@ class RecordingNode(Node):
         self.recording = False
         self.batch_sizes: list[int] = []
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[Any]]:  # noqa: ANN401 - the library's signature
+    def _store(self, records: list[Any]) -> list[Recording[Any]]:
         if self.recording:
-            self.batch_sizes.append(len(objs))
-        return super().save(*objs, **kwargs)
+            self.batch_sizes.append(len(records))
+        return super()._store(records)
 
 
 class Appender(Application[Any]):
-    """The library on its own, on the same tables as the node: the baseline's appender."""
+    """The library on its own, on the same tables as the node: the baseline's appender,
+    through the library's event store (``events.put``: map, encode, insert in one
+    transaction), the same path the node stores its batches by."""
 
     name = Node.name
 

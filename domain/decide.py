@@ -1,7 +1,9 @@
 """The single entry point of the pure domain: ``decide(state, command, now) -> events``.
 
 A decision either returns the events that the command causes (possibly none) or raises
-a named ``DomainError`` and causes nothing.
+a named ``DomainError`` and causes nothing. ``decide_and_apply`` returns the state those
+events leave as well (the decision computed it on its way): a writer that stores the
+events and keeps the state has no need to apply them again.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from domain.decide_market import (
     decide_tick,
 )
 from domain.decide_token import decide_mint, decide_redeem, decide_transfer
+from domain.draft import Draft
 from domain.errors import ProductNotFound
 from domain.model import ProductState
 
-_DECISIONS: dict[type[cmd.Command], Callable[[Any, Any, int], list[ev.Event]]] = {
+_DECISIONS: dict[type[cmd.Command], Callable[[Any, Any, int], Draft]] = {
     cmd.ReportPrice: decide_report_price,
     cmd.ReportFundingRate: decide_report_funding_rate,
     cmd.Mint: decide_mint,
@@ -49,6 +52,12 @@ _DECISIONS: dict[type[cmd.Command], Callable[[Any, Any, int], list[ev.Event]]] =
 
 def decide(state: ProductState | None, command: cmd.Command, now: int) -> list[ev.Event]:
     """The events ``command`` causes at time ``now`` (Unix seconds), or a ``DomainError``."""
+    return decide_and_apply(state, command, now).events
+
+
+def decide_and_apply(state: ProductState | None, command: cmd.Command, now: int) -> Draft:
+    """The events ``command`` causes at ``now`` and the state after them (the state given
+    when there are none), or a ``DomainError``."""
     if isinstance(command, cmd.LaunchProduct):
         return decide_launch(state, command, now)
     if state is None:

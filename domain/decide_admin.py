@@ -30,43 +30,43 @@ from domain.errors import (
     ProductAlreadyExists,
     ProductNotHalted,
 )
+from domain.evolve import evolve
 from domain.model import ProductState
 from domain.oracle import index_price_wad, reconstituted_components
 from domain.params import validate_params
 from domain.validation import check_components, check_product_id
 
 
-def decide_launch(state: ProductState | None, command: LaunchProduct, now: int) -> list[ev.Event]:
+def decide_launch(state: ProductState | None, command: LaunchProduct, now: int) -> Draft:
     check_product_id(command.product_id)
     if state is not None:
         raise ProductAlreadyExists(f"product {command.product_id} exists already")
     check_components(command.components)
     validate_params(command.params)
-    return [
-        ev.ProductLaunched(
-            at=now,
-            product_id=command.product_id,
-            components=command.components,
-            params=command.params,
-        )
-    ]
+    launched = ev.ProductLaunched(
+        at=now,
+        product_id=command.product_id,
+        components=command.components,
+        params=command.params,
+    )
+    return Draft(evolve(None, launched), [launched])
 
 
-def decide_pause(state: ProductState, command: Pause, now: int) -> list[ev.Event]:
+def decide_pause(state: ProductState, command: Pause, now: int) -> Draft:
     require_not_settled(state)
     if state.paused:
         raise InvalidTransition(f"product {state.product_id} is paused already")
-    return [ev.Paused(at=now)]
+    return Draft.of(state, ev.Paused(at=now))
 
 
-def decide_resume(state: ProductState, command: Resume, now: int) -> list[ev.Event]:
+def decide_resume(state: ProductState, command: Resume, now: int) -> Draft:
     require_not_settled(state)
     if not state.paused:
         raise InvalidTransition(f"product {state.product_id} is not paused")
-    return [ev.Resumed(at=now)]
+    return Draft.of(state, ev.Resumed(at=now))
 
 
-def decide_update_parameters(state: ProductState, command: UpdateParameters, now: int) -> list[ev.Event]:
+def decide_update_parameters(state: ProductState, command: UpdateParameters, now: int) -> Draft:
     require_not_settled(state)
     validate_params(command.params)
     if command.params.collateral_decimals != state.params.collateral_decimals:
@@ -81,10 +81,10 @@ def decide_update_parameters(state: ProductState, command: UpdateParameters, now
         )
     draft.emit(ev.ParametersUpdated(at=now, previous=state.params, params=command.params))
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
-def decide_resolve_halt(state: ProductState, command: ResolveHalt, now: int) -> list[ev.Event]:
+def decide_resolve_halt(state: ProductState, command: ResolveHalt, now: int) -> Draft:
     require_not_settled(state)
     if not state.halted or state.pending_price is None:
         raise ProductNotHalted(f"product {state.product_id} is not halted")
@@ -104,10 +104,10 @@ def decide_resolve_halt(state: ProductState, command: ResolveHalt, now: int) -> 
             )
         )
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
-def decide_reconstitute(state: ProductState, command: ReconstituteIndex, now: int) -> list[ev.Event]:
+def decide_reconstitute(state: ProductState, command: ReconstituteIndex, now: int) -> Draft:
     require_not_settled(state)
     require_not_halted(state)
     require_fresh_price(state, now)
@@ -141,14 +141,14 @@ def decide_reconstitute(state: ProductState, command: ReconstituteIndex, now: in
         )
     )
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
-def decide_settle(state: ProductState, command: SettleProduct, now: int) -> list[ev.Event]:
+def decide_settle(state: ProductState, command: SettleProduct, now: int) -> Draft:
     require_not_settled(state)
     require_not_halted(state)
     require_fresh_price(state, now)
     draft = Draft(state)
     accrue(draft, now)
     settle(draft, now, "admin wind-down")
-    return draft.events
+    return draft

@@ -48,10 +48,10 @@ def _check_report(state: ProductState, command: ReportPrice, now: int) -> None:
         )
 
 
-def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> list[ev.Event]:
+def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> Draft:
     _check_report(state, command, now)
     if state.settled:
-        return []  # a settled product has no use for prices; the fan-out skips it quietly
+        return Draft(state)  # a settled product has no use for prices; the fan-out skips it quietly
     draft = Draft(state)
     accrue(draft, now)
     draft.emit(
@@ -68,12 +68,12 @@ def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> 
     if state.halted:
         _confirm_if_quorum(draft, now)
         settle_or_ripcord(draft, now)
-        return draft.events
+        return draft
     candidate = candidate_price(
         state.components, state.reports, now, params.max_oracle_age_s, params.oracle_quorum
     )
     if candidate is None:
-        return draft.events
+        return draft
     last = state.index_price_wad
     move = move_wad(last, candidate.index_price_wad) if last else 0
     if move > params.max_price_move_wad:
@@ -93,7 +93,7 @@ def decide_report_price(state: ProductState, command: ReportPrice, now: int) -> 
     else:
         draft.emit(_accepted(now, last, move, candidate))
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
 def _accepted(now: int, last: int, move: int, candidate: Candidate) -> ev.PriceAccepted:
@@ -126,7 +126,7 @@ def _confirm_if_quorum(draft: Draft, now: int) -> None:
     draft.emit(_accepted(now, last, move, candidate))
 
 
-def decide_report_funding_rate(state: ProductState, command: ReportFundingRate, now: int) -> list[ev.Event]:
+def decide_report_funding_rate(state: ProductState, command: ReportFundingRate, now: int) -> Draft:
     if abs(command.funding_rate_wad) > FUNDING_RATE_MAX_WAD:
         raise InvalidArgument(
             f"funding_rate must be within ±{FUNDING_RATE_MAX_WAD} (WAD per year), "
@@ -143,10 +143,10 @@ def decide_report_funding_rate(state: ProductState, command: ReportFundingRate, 
         )
     )
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
-def decide_rebalance(state: ProductState, command: Rebalance, now: int) -> list[ev.Event]:
+def decide_rebalance(state: ProductState, command: Rebalance, now: int) -> Draft:
     """A client's rebalance: rejected when no price may be used, a no-op when not due."""
     require_not_settled(state)
     require_not_halted(state)
@@ -154,10 +154,10 @@ def decide_rebalance(state: ProductState, command: Rebalance, now: int) -> list[
     return _run_keeper(Draft(state), now)
 
 
-def decide_tick(state: ProductState, command: Tick, now: int) -> list[ev.Event]:
+def decide_tick(state: ProductState, command: Tick, now: int) -> Draft:
     """The keeper: never rejected; does what the product's status allows."""
     if state.settled:
-        return []
+        return Draft(state)
     draft = Draft(state)
     if (
         state.halted
@@ -166,16 +166,16 @@ def decide_tick(state: ProductState, command: Tick, now: int) -> list[ev.Event]:
     ):
         accrue(draft, now)
         settle_or_ripcord(draft, now)
-        return draft.events
+        return draft
     return _run_keeper(draft, now)
 
 
-def _run_keeper(draft: Draft, now: int) -> list[ev.Event]:
+def _run_keeper(draft: Draft, now: int) -> Draft:
     accrue(draft, now)
     settle_or_ripcord(draft, now)
     if draft.state.settled:
-        return draft.events
+        return draft
     reason = rebalance_reason(draft.state, now)
     if reason is not None:
         rebalance(draft, now, reason)
-    return draft.events
+    return draft

@@ -49,7 +49,7 @@ def _require_solvent(state: ProductState) -> int:
     return equity_value
 
 
-def decide_mint(state: ProductState, command: Mint, now: int) -> list[ev.Event]:
+def decide_mint(state: ProductState, command: Mint, now: int) -> Draft:
     check_holder_id(command.holder_id)
     check_positive(command.collateral_amount, "collateral_amount")
     check_non_negative(command.min_tokens_out, "min_tokens_out")
@@ -122,7 +122,7 @@ def decide_mint(state: ProductState, command: Mint, now: int) -> list[ev.Event]:
         )
     )
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
 def _check_redeemable_balance(state: ProductState, holder_id: str, tokens: int) -> None:
@@ -133,7 +133,7 @@ def _check_redeemable_balance(state: ProductState, holder_id: str, tokens: int) 
         )
 
 
-def decide_redeem(state: ProductState, command: Redeem, now: int) -> list[ev.Event]:
+def decide_redeem(state: ProductState, command: Redeem, now: int) -> Draft:
     check_holder_id(command.holder_id)
     check_positive(command.token_amount, "token_amount")
     check_non_negative(command.min_collateral_out, "min_collateral_out")
@@ -195,10 +195,10 @@ def decide_redeem(state: ProductState, command: Redeem, now: int) -> list[ev.Eve
         )
     )
     settle_or_ripcord(draft, now)
-    return draft.events
+    return draft
 
 
-def _decide_settlement_redeem(state: ProductState, command: Redeem, now: int) -> list[ev.Event]:
+def _decide_settlement_redeem(state: ProductState, command: Redeem, now: int) -> Draft:
     """After settlement: a pro-rata share of the cash left, rounded down; no fee, no trade."""
     _check_redeemable_balance(state, command.holder_id, command.token_amount)
     out = mul_div_down(command.token_amount, max(state.vault.cash, 0), state.vault.supply)
@@ -207,7 +207,8 @@ def _decide_settlement_redeem(state: ProductState, command: Redeem, now: int) ->
             f"the settled product pays {out} base units for {command.token_amount} tokens, less "
             f"than min_collateral_out={command.min_collateral_out}"
         )
-    return [
+    return Draft.of(
+        state,
         ev.SettlementRedeemed(
             at=now,
             holder_id=command.holder_id,
@@ -216,11 +217,11 @@ def _decide_settlement_redeem(state: ProductState, command: Redeem, now: int) ->
             cash_after=state.vault.cash - out,
             supply_after=state.vault.supply - command.token_amount,
             movements=(Movement(VAULT, holder_account(command.holder_id), out),) if out else (),
-        )
-    ]
+        ),
+    )
 
 
-def decide_transfer(state: ProductState, command: Transfer, now: int) -> list[ev.Event]:
+def decide_transfer(state: ProductState, command: Transfer, now: int) -> Draft:
     check_holder_id(command.from_holder_id, "from_holder_id")
     check_holder_id(command.to_holder_id, "to_holder_id")
     check_positive(command.token_amount, "token_amount")
@@ -232,11 +233,12 @@ def decide_transfer(state: ProductState, command: Transfer, now: int) -> list[ev
             f"holder {command.from_holder_id} has {balance} tokens, asked to transfer {command.token_amount}"
         )
     assert command.to_holder_id != LOCKED_HOLDER
-    return [
+    return Draft.of(
+        state,
         ev.Transferred(
             at=now,
             from_holder_id=command.from_holder_id,
             to_holder_id=command.to_holder_id,
             tokens=command.token_amount,
-        )
-    ]
+        ),
+    )

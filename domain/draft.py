@@ -20,10 +20,20 @@ from domain.vault_math import RebalanceQuote, leverage_wad, nav_per_token_wad, q
 
 @define
 class Draft:
-    """The state as it will be after the events decided so far."""
+    """The state as it will be after the events decided so far. A decision returns its
+    draft: the events it caused and the state they leave, so that whoever stores them
+    need not apply them a second time."""
 
     state: ProductState
     events: list[ev.Event] = attrs.Factory(list)
+
+    @classmethod
+    def of(cls, state: ProductState, *events: ev.Event) -> Draft:
+        """A draft of ``events`` applied to ``state``."""
+        draft = cls(state)
+        for event in events:
+            draft.emit(event)
+        return draft
 
     def emit(self, event: ev.Event) -> None:
         self.state = evolve(self.state, event)

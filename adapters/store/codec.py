@@ -71,8 +71,12 @@ def decode_state(payload: JSONDict) -> ProductState:
     return converter.structure(payload, ProductState)
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(value)
 
 
 def _command_types() -> dict[str, type[Command]]:

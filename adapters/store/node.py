@@ -28,7 +28,7 @@ from typing import Any
 
 from attrs import define, field, frozen
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from adapters.store.codec import (
     GENESIS_HASH,
@@ -51,7 +51,8 @@ from adapters.store.records import (
 )
 from adapters.store.url import store_env
 from domain.commands import Command, LaunchProduct
-from domain.decide import decide
+from domain.decide import decide_and_apply
+from domain.draft import Draft
 from domain.errors import DomainError, InvalidArgument
 from domain.events import Event
 from domain.evolve import evolve
@@ -269,7 +270,7 @@ class Node(Application[Any]):
             if not batch.records:
                 return results
             try:
-                recordings = self.save(*batch.records)
+                recordings = self._store(batch.records)
             except Exception as error:
                 for product_id in batch.working:
                     self.forget(product_id)
@@ -295,6 +296,12 @@ class Node(Application[Any]):
             "nothing was applied, retry the request"
         )
         return [conflict] * len(requests)
+
+    def _store(self, records: list[Any]) -> list[Recording[Any]]:
+        """Store a batch's records in one transaction: the library's event store, as
+        ``Application.save`` would after collecting them, without its per-object protocol
+        checks (a tenth of the writer's time; these records are already the events)."""
+        return self.events.put(records)
 
     def _advance_watermarks(self, batch: _Batch, ids: list[int]) -> None:
         """After a commit: if its rows directly follow the last id the batch saw, nobody else
@@ -353,12 +360,11 @@ class Node(Application[Any]):
                 batch.loaded_at_start[product_id] = loaded
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
-            if loaded is None and not isinstance(command, LaunchProduct):
-                decide(None, command, request.now)  # raises the domain's ProductNotFound
-            events = decide(loaded.state if loaded else None, command, request.now)
+            decided = decide_and_apply(loaded.state if loaded else None, command, request.now)
         except DomainError as error:
             return error
-        after = self._add_records(batch, product_id, loaded, events, request_id, fingerprint)
+        events = decided.events
+        after = self._add_records(batch, product_id, loaded, decided, request_id, fingerprint)
         batch.working[product_id] = after
         outcome = Outcome(tuple(events), after.state if after else None, replayed=False)
         batch.requests[request_id] = (fingerprint, product_id, outcome)
@@ -400,13 +406,15 @@ class Node(Application[Any]):
         batch: _Batch,
         product_id: str,
         loaded: Loaded | None,
-        events: list[Event],
+        decided: Draft,
         request_id: str,
         fingerprint: str,
     ) -> Loaded | None:
-        """Append the stored records of ``events`` (hash-chained after ``loaded``) and the
-        request's marker to the batch; return the product as it will be once committed."""
-        state = loaded.state if loaded else None
+        """Append the stored records of the ``decided`` events (hash-chained after
+        ``loaded``) and the request's marker to the batch; return the product as it will be
+        once committed (the decision's own state after its events)."""
+        events = decided.events
+        state = decided.state if events else (loaded.state if loaded else None)
         version = loaded.version if loaded else 0
         prev_hash = loaded.last_hash if loaded else GENESIS_HASH
         stream_id = product_stream_id(product_id)
@@ -432,7 +440,6 @@ class Node(Application[Any]):
                     hash=digest,
                 )
             )
-            state = evolve(state, event)
             prev_hash = digest
         if loaded is None and events:
             # A launch also lists the product, in the same transaction: two launches racing
