@@ -39,7 +39,7 @@ from adapters.store.codec import (
     encode_event,
     encode_state,
 )
-from adapters.store.lookup import first_records
+from adapters.store.lookup import batch_view
 from adapters.store.records import (
     REGISTRY_STREAM_ID,
     ProductListed,
@@ -261,10 +261,11 @@ class Node(Application[Any]):
         the whole batch is decided again on the fresh stream (bounded); if it fails, every
         request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
+            store_max, markers = self._markers_of(requests)
             batch = _Batch(
-                store_max=self.recorder.max_notification_id() or 0,
+                store_max=store_max,
                 listed_at_start=self._listed_count(requests),
-                markers=self._markers_of(requests),
+                markers=markers,
             )
             results = [self._decide_into(batch, request) for request in requests]
             if not batch.records:
@@ -370,15 +371,16 @@ class Node(Application[Any]):
         batch.requests[request_id] = (fingerprint, product_id, outcome)
         return outcome
 
-    def _markers_of(self, requests: Sequence[Request]) -> dict[str, RequestRecorded]:
-        """The markers of those of ``requests`` handled before: one query for the batch,
-        not one per request (a round trip each, and most ids are new)."""
-        found = first_records(self, (request_stream_id(r.request_id) for r in requests))
+    def _markers_of(self, requests: Sequence[Request]) -> tuple[int, dict[str, RequestRecorded]]:
+        """The store's last notification id and the markers of those of ``requests``
+        handled before: one query for the batch, not one per request (a round trip each,
+        and most ids are new)."""
+        store_max, found = batch_view(self, (request_stream_id(r.request_id) for r in requests))
         markers = {}
         for marker in found.values():
             assert isinstance(marker, RequestRecorded)
             markers[marker.request_id] = marker
-        return markers
+        return store_max, markers
 
     def _replay_of(self, request_id: str, fingerprint: str, marker: RequestRecorded | None) -> Outcome | None:
         """The first result of a request handled before (``marker``), or None if it never was."""
