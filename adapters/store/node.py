@@ -163,6 +163,9 @@ class Node(Application[Any]):
         # product -> a notification id of the store up to which its cached state holds every
         # event: while the store has nothing later, the cache is the product as stored now.
         self._current_as_of: dict[str, int] = {}
+        # The store's last notification id after this node's last commit, while that commit
+        # directly followed what the node knew before it (None: ask the store).
+        self._known_max: int | None = None
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
@@ -261,24 +264,40 @@ class Node(Application[Any]):
         the whole batch is decided again on the fresh stream (bounded); if it fails, every
         request of the batch fails with that error and nothing of it is stored."""
         for attempt in range(CONFLICT_RETRIES):
-            store_max, markers = self._markers_of(requests)
+            # First optimistically: when this node's last commit directly followed what it
+            # knew of the store, decide on its caches without asking the store for the
+            # batch's markers or its last id. What that skips cannot be missed: a request
+            # handled before inserts its marker again and another writer's events take a
+            # version this batch would take, so the commit fails on the store's unique keys
+            # and the batch is decided again below, after reading both.
+            optimistic = attempt == 0 and self._known_max is not None
+            markers: dict[str, RequestRecorded] = {}
+            if optimistic and self._known_max is not None:
+                store_max = self._known_max
+            else:
+                store_max, markers = self._markers_of(requests)
             batch = _Batch(
                 store_max=store_max,
                 listed_at_start=self._listed_count(requests),
                 markers=markers,
             )
             results = [self._decide_into(batch, request) for request in requests]
+            if optimistic and not self._confirm_optimistic(requests, results, store_max):
+                continue  # the store moved on: decide again on what it holds now
             if not batch.records:
                 return results
             try:
                 recordings = self._store(batch.records)
             except Exception as error:
+                self._known_max = None
                 for product_id in batch.working:
                     self.forget(product_id)
                 if isinstance(error, IntegrityError) and self._lost_a_race(batch):
-                    # Another writer won a version we decided on: decide the batch again on
-                    # its result, after a short random pause so racers stop colliding.
-                    time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * (attempt + 1)))  # noqa: S311
+                    # Another writer won a version we decided on, or a request was handled
+                    # before: decide the batch again on the store's state, after a short
+                    # random pause (when racing another writer) so racers stop colliding.
+                    if not optimistic:
+                        time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * attempt))  # noqa: S311
                     continue
                 failure = StoreWriteFailed(
                     f"the store did not commit this batch of {len(requests)} request(s), so none "
@@ -311,8 +330,10 @@ class Node(Application[Any]):
         forget the marks: the next batch asks the store for later events, as a cold one would."""
         if not ids or min(ids) != batch.store_max + 1 or max(ids) != batch.store_max + len(ids):
             self._current_as_of.clear()
+            self._known_max = None
             return
         last = max(ids)
+        self._known_max = last
         for product_id in batch.working:
             self._current_as_of.pop(product_id, None)
             if batch.working[product_id] is not None:
@@ -381,6 +402,43 @@ class Node(Application[Any]):
             assert isinstance(marker, RequestRecorded)
             markers[marker.request_id] = marker
         return store_max, markers
+
+    def _confirm_optimistic(
+        self, requests: Sequence[Request], results: list[Outcome | DomainError], known_max: int
+    ) -> bool:
+        """Whether an optimistic batch's answers stand. A request that caused events cannot
+        be wrong unnoticed: on a state another writer moved on, or as a repeat, its commit
+        collides on the store's unique keys. One that caused none (a rejection, a tick with
+        nothing to do) collides on nothing, so if there is any, the store is asked whether
+        anyone wrote since this node's last commit (if so: False, decide the batch again)
+        and for their markers: a repeat is answered with its first result, as the store
+        would have answered it (it wrote nothing, so the decisions after it stand)."""
+        quiet = [
+            i
+            for i, result in enumerate(results)
+            if isinstance(result, DomainError) or (not result.events and not result.replayed)
+        ]
+        if not quiet:
+            return True
+        store_max, markers = self._markers_of([requests[i] for i in quiet])
+        if store_max != known_max:
+            return False
+        for i in quiet:
+            request = requests[i]
+            marker = markers.get(request.request_id)
+            if marker is None:
+                continue
+            if not isinstance(results[i], DomainError):
+                return False  # a repeat that would store a second marker: decide it as one
+            try:
+                fingerprint = command_fingerprint(request.product_id, request.command)
+                replay = self._replay_of(request.request_id, fingerprint, marker)
+            except DomainError as error:
+                results[i] = error
+                continue
+            if replay is not None:
+                results[i] = replay
+        return True
 
     def _replay_of(self, request_id: str, fingerprint: str, marker: RequestRecorded | None) -> Outcome | None:
         """The first result of a request handled before (``marker``), or None if it never was."""

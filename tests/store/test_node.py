@@ -208,3 +208,27 @@ def test_a_node_sees_what_another_node_wrote_since_its_own_last_commit(store_url
     assert a.execute("P", cmd.Transfer("bob", "carol", 1), "t1", T0 + 1).state.balance_of("carol") == 1
     assert a.execute("Q", cmd.Transfer("bob", "dave", 5), "t2", T0 + 1).state.balance_of("dave") == 5
     assert a.load("Q") == Node.open(store_url).load("Q")
+
+
+def test_a_warm_node_answers_repeats_and_stale_rejections_as_a_cold_one_would(store_url):
+    """A node whose caches are current decides without first reading markers; what that
+    could get wrong is each case here: a repeat whose events would now be rejected, a
+    repeat whose events would be accepted again, a repeat reusing the id for another
+    command, and a rejection decided on a state another node has since moved on."""
+    node = launched_node(store_url)
+    node.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0 + 1)
+    tokens = node.load("P").state.balance_of("alice")
+    first = node.execute("P", cmd.Redeem("alice", tokens, 0), "all-out", T0 + 1)
+    count = event_count(node)
+
+    again = node.execute("P", cmd.Redeem("alice", tokens, 0), "all-out", T0 + 2)  # now 0 tokens
+    assert again.replayed
+    assert again.events == first.events
+    assert node.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0 + 2).replayed
+    with pytest.raises(RequestIdReused):
+        node.execute("P", cmd.Redeem("alice", 1, 0), "m1", T0 + 2)
+    assert event_count(node) == count
+
+    Node.open(store_url).execute("P", cmd.Mint("bob", 1_000 * USDC, 0), "m2", T0 + 2)
+    moved = node.execute("P", cmd.Transfer("bob", "carol", 1), "t1", T0 + 2)  # bob: 0 in the cache
+    assert moved.state.balance_of("carol") == 1
