@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import cattrs
+from eventsourcing.persistence import JSONTranscoder
 
 from domain import commands
 from domain.commands import Command
@@ -125,15 +126,59 @@ def chain_hash(
     decision_end: bool,
     prev_hash: str,
 ) -> str:
-    """The hash of a stored event over its full content and its predecessor's hash."""
-    body = {
-        "product_id": product_id,
-        "version": version,
-        "type": type_name,
-        "schema": schema,
-        "payload": payload,
-        "request_id": request_id,
-        "decision_end": decision_end,
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    """The hash of a stored event over its full content and its predecessor's hash: the
+    SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII) of ``{"decision_end",
+    "payload", "prev_hash", "product_id", "request_id", "schema", "type", "version"}``."""
+    return chain_hash_encoded(
+        product_id, version, type_name, schema, canonical_json(payload), request_id, decision_end, prev_hash
+    )
+
+
+_string = _CANONICAL.encode  # a str as canonical JSON: quoted and escaped
+
+
+def chain_hash_encoded(
+    product_id: str,
+    version: int,
+    type_name: str,
+    schema: int,
+    payload_json: str,
+    request_id: str,
+    decision_end: bool,
+    prev_hash: str,
+) -> str:
+    """``chain_hash`` of a payload already in canonical JSON: the same bytes, the body
+    written around it in its sorted key order instead of encoding the payload again."""
+    body = (
+        f'{{"decision_end":{"true" if decision_end else "false"},"payload":{payload_json},'
+        f'"prev_hash":{_string(prev_hash)},"product_id":{_string(product_id)},'
+        f'"request_id":{_string(request_id)},"schema":{int(schema)},"type":{_string(type_name)},'
+        f'"version":{int(version)}}}'
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class EncodedPayload(dict[str, Any]):
+    """An event's payload with its canonical JSON (``json``), made once for the chain hash
+    and written as is by ``PayloadTranscoder``: the payload is encoded once, not twice."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, payload: JSONDict) -> None:
+        super().__init__(payload)
+        self.json = canonical_json(payload)
+
+
+class PayloadTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, writing an ``EncodedPayload`` from its JSON. What it
+    writes is the JSON the library's own would (keys in another order, non-ASCII escaped),
+    and it is read back by the library's own decoding."""
+
+    def encode(self, obj: Any) -> bytes:  # noqa: ANN401 - the library's signature
+        payload = obj.get("payload") if type(obj) is dict else None
+        if not isinstance(payload, EncodedPayload):
+            return super().encode(obj)
+        rest = {key: value for key, value in obj.items() if key != "payload"}
+        head = super().encode(rest)[:-1]  # without its closing brace
+        separator = b"," if len(head) > 1 else b""
+        return head + separator + b'"payload":' + payload.json.encode() + b"}"

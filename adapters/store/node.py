@@ -28,11 +28,13 @@ from typing import Any
 
 from attrs import define, field, frozen
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from adapters.store.codec import (
     GENESIS_HASH,
-    chain_hash,
+    EncodedPayload,
+    PayloadTranscoder,
+    chain_hash_encoded,
     command_fingerprint,
     decode_event,
     decode_state,
@@ -166,6 +168,13 @@ class Node(Application[Any]):
         # The store's last notification id after this node's last commit, while that commit
         # directly followed what the node knew before it (None: ask the store).
         self._known_max: int | None = None
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, writing each event's payload from the canonical
+        JSON its chain hash was computed over (see ``codec.PayloadTranscoder``)."""
+        transcoder = PayloadTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def product_ids(self) -> tuple[str, ...]:
         """Every product launched in this store, in launch order (other nodes' too)."""
@@ -481,10 +490,11 @@ class Node(Application[Any]):
         first_version = version + 1
         for index, event in enumerate(events):
             version += 1
-            type_name, schema, payload = encode_event(event)
+            type_name, schema, plain = encode_event(event)
+            payload = EncodedPayload(plain)
             decision_end = index == len(events) - 1
-            digest = chain_hash(
-                product_id, version, type_name, schema, payload, request_id, decision_end, prev_hash
+            digest = chain_hash_encoded(
+                product_id, version, type_name, schema, payload.json, request_id, decision_end, prev_hash
             )
             batch.records.append(
                 StoredProductEvent(
