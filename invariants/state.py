@@ -54,22 +54,31 @@ def leverage_within_ripcord(state: ProductState) -> Verdict:
 
 def supply_equals_balances(state: ProductState) -> Verdict:
     """Token balances per holder sum to the supply, and none is negative."""
+    balances = state.balances.values()
+    return supply_matches_balances(state, sum(balances), min(balances, default=0) < 0)
+
+
+def supply_matches_balances(state: ProductState, balances_total: int, any_negative: bool) -> Verdict:
+    """``supply_equals_balances`` given Σ balances and whether any balance is negative."""
     name = "supply_equals_balances"
-    negative = {h: b for h, b in state.balances.items() if b < 0}
-    if negative:
+    if any_negative:
+        negative = {h: b for h, b in state.balances.items() if b < 0}
         return violated(name, f"negative token balances {negative}")
-    total = sum(state.balances.values())
-    if total != state.vault.supply:
-        return violated(name, f"balances sum to {total}, supply is {state.vault.supply}")
+    if balances_total != state.vault.supply:
+        return violated(name, f"balances sum to {balances_total}, supply is {state.vault.supply}")
     return holds(name)
 
 
 def ledger_sums_to_zero(state: ProductState) -> Verdict:
     """Double entry: all collateral accounts sum to zero."""
+    return ledger_total_is_zero(sum(state.ledger.values()))
+
+
+def ledger_total_is_zero(ledger_total: int) -> Verdict:
+    """``ledger_sums_to_zero`` given Σ of the ledger's accounts."""
     name = "ledger_sums_to_zero"
-    total = sum(state.ledger.values())
-    if total != 0:
-        return violated(name, f"ledger accounts sum to {total}")
+    if ledger_total != 0:
+        return violated(name, f"ledger accounts sum to {ledger_total}")
     return holds(name)
 
 
@@ -128,12 +137,23 @@ STATE_INVARIANTS: tuple[StateInvariant, ...] = (
 DECISION_INVARIANTS: tuple[StateInvariant, ...] = (solvency, leverage_within_ripcord)
 
 
+_STATE_AND_DECISION_INVARIANTS = STATE_INVARIANTS + DECISION_INVARIANTS
+
+
 def check_state(state: ProductState) -> list[Verdict]:
     """The verdicts of every per-event state invariant that is violated (empty when all hold)."""
-    return [v for v in (inv(state) for inv in STATE_INVARIANTS) if not v.ok]
+    return _violated(STATE_INVARIANTS, state)
 
 
 def check_decision_end(state: ProductState) -> list[Verdict]:
     """The verdicts of every state invariant, including those judged after a whole command."""
-    laws = STATE_INVARIANTS + DECISION_INVARIANTS
-    return [v for v in (inv(state) for inv in laws) if not v.ok]
+    return _violated(_STATE_AND_DECISION_INVARIANTS, state)
+
+
+def _violated(laws: tuple[StateInvariant, ...], state: ProductState) -> list[Verdict]:
+    found = []
+    for law in laws:
+        verdict = law(state)
+        if not verdict.ok:
+            found.append(verdict)
+    return found

@@ -192,4 +192,9 @@ TRANSITION_INVARIANTS: tuple[TransitionInvariant, ...] = (
 
 def check_transition(before: ProductState | None, event: ev.Event, after: ProductState) -> list[Verdict]:
     """The verdicts of every transition invariant that is violated."""
-    return [v for v in (inv(before, event, after) for inv in TRANSITION_INVARIANTS) if not v.ok]
+    found = []
+    for law in TRANSITION_INVARIANTS:
+        verdict = law(before, event, after)
+        if not verdict.ok:
+            found.append(verdict)
+    return found
