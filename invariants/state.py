@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from attrs import define, field
+
 from domain.accrual import FUNDING_DENOMINATOR
 from domain.draft import current_equity, current_leverage_wad, ripcord_can_restore
 from domain.model import LOCKED_HOLDER, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, ProductState
 from domain.oracle import is_fresh
+from invariants.tally import MappingTally
 from invariants.verdict import Verdict, holds, violated
 
 StateInvariant = Callable[[ProductState], Verdict]
@@ -59,7 +62,8 @@ def supply_equals_balances(state: ProductState) -> Verdict:
 
 
 def supply_matches_balances(state: ProductState, balances_total: int, any_negative: bool) -> Verdict:
-    """``supply_equals_balances`` given Σ balances and whether any balance is negative."""
+    """``supply_equals_balances`` given Σ balances and whether any balance is negative, as a
+    scan of ``state.balances`` or a ``MappingTally`` of it finds them."""
     name = "supply_equals_balances"
     if any_negative:
         negative = {h: b for h, b in state.balances.items() if b < 0}
@@ -75,7 +79,7 @@ def ledger_sums_to_zero(state: ProductState) -> Verdict:
 
 
 def ledger_total_is_zero(ledger_total: int) -> Verdict:
-    """``ledger_sums_to_zero`` given Σ of the ledger's accounts."""
+    """``ledger_sums_to_zero`` given Σ of the ledger's accounts (a scan or a ``MappingTally``)."""
     name = "ledger_sums_to_zero"
     if ledger_total != 0:
         return violated(name, f"ledger accounts sum to {ledger_total}")
@@ -157,3 +161,38 @@ def _violated(laws: tuple[StateInvariant, ...], state: ProductState) -> list[Ver
         if not verdict.ok:
             found.append(verdict)
     return found
+
+
+@define
+class StreamChecks:
+    """Every state invariant after every event of one product's stream, in replay order: the
+    same verdicts, in the same order, as ``check_state`` / ``check_decision_end`` on each
+    state, with Σ balances and Σ ledger kept by tallies (``MappingTally``) from one state to
+    the next: an event that leaves a mapping alone costs O(1), not a sum over every holder."""
+
+    balances: MappingTally = field(factory=MappingTally)
+    ledger: MappingTally = field(factory=MappingTally)
+
+    def after_event(self, state: ProductState) -> list[Verdict]:
+        """``check_state(state)``, for the next state of the stream."""
+        return self._check(STATE_INVARIANTS, state)
+
+    def after_decision(self, state: ProductState) -> list[Verdict]:
+        """``check_decision_end(state)``, for the next state of the stream."""
+        return self._check(_STATE_AND_DECISION_INVARIANTS, state)
+
+    def _check(self, laws: tuple[StateInvariant, ...], state: ProductState) -> list[Verdict]:
+        balances, ledger = self.balances, self.ledger
+        balances.update(state.balances)
+        ledger.update(state.ledger)
+        found = []
+        for law in laws:
+            if law is supply_equals_balances:
+                verdict = supply_matches_balances(state, balances.total, balances.any_negative)
+            elif law is ledger_sums_to_zero:
+                verdict = ledger_total_is_zero(ledger.total)
+            else:
+                verdict = law(state)
+            if not verdict.ok:
+                found.append(verdict)
+        return found

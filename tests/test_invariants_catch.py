@@ -21,7 +21,13 @@ from domain.fixedpoint import BPS, WAD
 from domain.model import LOCKED_HOLDER, MARKET, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, Component
 from domain.params import default_params
 from invariants.log import check_log, replay
-from invariants.state import DECISION_INVARIANTS, STATE_INVARIANTS, check_decision_end, check_state
+from invariants.state import (
+    DECISION_INVARIANTS,
+    STATE_INVARIANTS,
+    StreamChecks,
+    check_decision_end,
+    check_state,
+)
 from invariants.transition import TRANSITION_INVARIANTS, check_transition
 from tests.support import BTC_WAD, USDC, launched, minted
 
@@ -451,6 +457,25 @@ def test_leverage_above_ripcord_is_not_judged_while_halted():
     over = _more_debt(_final("halted"), 5, 4)
     assert LAW["leverage_within_ripcord"](over).ok
     assert not LAW["leverage_within_ripcord"](attrs.evolve(over, halted=False, pending_price=None)).ok
+
+
+def _states_with_every_break() -> list:
+    """The states of every healthy log, with each broken state of ``BREAKS`` between them, and
+    each healthy state again after it: every kind of step a tally must follow."""
+    states = [after for log in LOGS.values() for _, _, after in _transitions(log())]
+    broken = [made for b in BREAKS if not isinstance(made := b.make(), tuple)]
+    return [s for pair in zip(states, [*broken, *states], strict=False) for s in pair] + broken
+
+
+def test_stream_checks_judge_every_state_as_check_state_and_check_decision_end_do():
+    """The audit's per-stream checks keep Σ balances and Σ ledger by tallies: after every step,
+    whether the law is judged per event or at a decision's end, the very same verdicts."""
+    per_event, per_decision = StreamChecks(), StreamChecks()
+    states = _states_with_every_break()
+    assert any(check_state(s) for s in states)
+    for state in states:
+        assert per_event.after_event(state) == check_state(state)
+        assert per_decision.after_decision(state) == check_decision_end(state)
 
 
 # --- the audit of a whole log ----------------------------------------------------------
