@@ -58,6 +58,13 @@ class Tamperer:
             (state, row[0]),
         )
 
+    def set_topic(self, row: Row, topic: str) -> None:
+        self._run(
+            "UPDATE stored_events SET topic = ? WHERE rowid = ?",
+            "UPDATE TABLE SET topic = ? WHERE notification_id = ?",
+            (topic, row[0]),
+        )
+
     def delete(self, row: Row) -> None:
         self._run(
             "DELETE FROM stored_events WHERE rowid = ?",

@@ -1,0 +1,96 @@
+"""The audit reads the log with its own queries and builds records without the library's
+``Notification`` objects: row for row, it gets what the library's mapper gets — the same
+record, or the same error — on both stores, odd rows included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows
+from adapters.store.node import Node
+from adapters.store.records import REGISTRY_STREAM_ID, product_stream_id
+from domain import commands as cmd
+from tests.store.tamper import Tamperer
+from tests.store.test_node import T0, launched_node
+from tests.support import USDC
+
+
+def _library_reading(node: Node) -> list[tuple[int, int, object]]:
+    """(position, version, record or the mapper's error) of every row, the library's way."""
+    rows: list[tuple[int, int, object]] = []
+    start = 1
+    while page := node.recorder.select_notifications(start, 3):
+        for notification in page:
+            try:
+                record: object = node.mapper.to_domain_event(notification)
+            except Exception as error:  # the error is what is compared
+                record = UnreadableRow(notification.originator_id, error)
+            rows.append((notification.id, notification.originator_version, record))
+        start = page[-1].id + 1
+    return rows
+
+
+def _comparable(record: object) -> object:
+    """A record's type and fields, but its stream id (the audit keeps it as stored), or an
+    unreadable row's stream id and error message."""
+    if isinstance(record, UnreadableRow):
+        return ("unreadable", str(record.stream_id), type(record.error), str(record.error))
+    return type(record), {k: v for k, v in vars(record).items() if k != "originator_id"}
+
+
+@pytest.fixture
+def odd_store(store_url):
+    node = launched_node(store_url)
+    for n in range(4):
+        node.execute("P", cmd.Mint(f"h{n}", 1_000 * USDC, 0), f"m{n}", T0 + 1 + n)
+    tamperer = Tamperer(store_url)
+    stream = product_stream_id("P")
+    rows = tamperer.product_rows(stream.hex if store_url.startswith("sqlite") else str(stream))
+
+    def edit(row, change) -> None:
+        record = json.loads(row[3])
+        change(record)
+        tamperer.set_state(row, json.dumps(record).encode())
+
+    # A field the mapper drops (the library's class_version), a value in the transcoder's own
+    # notation (a UUID), bytes that are not UTF-8, JSON that is not an object, JSON that is
+    # not JSON, and a topic that names no record type of the node.
+    edit(rows[2], lambda r: r.update(class_version=1))
+    edit(rows[3], lambda r: r["payload"].update(note={"_type_": "uuid_hex", "_data_": stream.hex}))
+    tamperer.set_state(rows[4], b"\xff\xfe not utf-8")
+    tamperer.set_state(rows[5], b"[1, 2, 3]")
+    tamperer.set_state(rows[6], b'{"product_id": "P", ')
+    tamperer.set_topic(rows[7], "adapters.store.records:NoSuchRecord")
+    return store_url
+
+
+def test_the_audit_reads_every_row_as_the_librarys_mapper_does(odd_store):
+    node = Node.open(odd_store)
+    expected = _library_reading(node)
+    read = list(decoded_rows(node, Share(node.recorder.max_notification_id())))
+    assert [(p, v, _comparable(r)) for p, v, r in read] == [(p, v, _comparable(r)) for p, v, r in expected]
+    assert sum(isinstance(r, UnreadableRow) for _, _, r in read) == 4
+    assert any(hasattr(r, "payload") and "note" in r.payload for _, _, r in read)
+
+
+def test_the_audit_reads_only_the_rows_of_its_share(odd_store):
+    node = Node.open(odd_store)
+    stop = node.recorder.max_notification_id()
+
+    def read(share: Share) -> list[tuple[int, int, object]]:
+        return [(p, v, _comparable(r)) for p, v, r in decoded_rows(node, share)]
+
+    whole = read(Share(stop))
+    # The registry's stream id cuts the ids in two: the product's is below it.
+    assert product_stream_id("P") < REGISTRY_STREAM_ID
+    low, high = read(Share(stop, high=REGISTRY_STREAM_ID)), read(Share(stop, low=REGISTRY_STREAM_ID))
+    assert sorted(low + high, key=lambda row: row[0]) == whole
+
+    def types(rows: list[tuple[int, int, object]]) -> set[str]:
+        return {c[0].__name__ for _, _, c in rows if isinstance(c[0], type)}
+
+    assert "StoredProductEvent" in types(low) - types(high)
+    assert "ProductListed" in types(high) - types(low)
+    assert read(Share(stop - 5)) == whole[: len(whole) - 5]
