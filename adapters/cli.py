@@ -57,7 +57,14 @@ def demo() -> None:
     type=click.IntRange(min=1),
     help="Report progress on stderr every this many records read.",
 )
-def audit(store: str, product_id: str | None, progress_every: int) -> None:
+@click.option(
+    "--processes",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Processes that replay the store: 1 audits in this one. Default: one per core when "
+    "the store is large and has several products.",
+)
+def audit(store: str, product_id: str | None, progress_every: int, processes: int | None) -> None:
     from adapters.store.audit import audit as run_audit  # noqa: PLC0415 - keeps `iit demo` light
     from adapters.store.node import Node  # noqa: PLC0415
 
@@ -71,6 +78,7 @@ def audit(store: str, product_id: str | None, progress_every: int) -> None:
             product_id,
             progress=_report_progress,
             progress_every=progress_every,
+            processes=processes,
         )
     except StoreUrlError as error:
         click.echo(f"audit: {error}", err=True)

@@ -6,11 +6,12 @@ node would load (snapshots included). Violations name their position: the store-
 notification id, and the product's stream version.
 
 The audit judges the store as it was when it began: the rows up to the last notification
-id then (writers may go on; what they add is left to the next audit). The replay of the
-product streams (``adapters.store.audit_replay``) reports, besides what single records
-break, the decisions and request markers it met; the checks that span streams — a request
-applied twice, in any streams, and the markers against the decisions — are made here, on
-that report, in store order.
+id then (writers may go on; what they add is left to the next audit). Product streams are
+independent, so a large store with several products is replayed in several processes,
+each a share of the streams (``adapters.store.audit_pool``), and the shares' reports are
+merged here; the checks that span streams — a request applied twice, in any streams, and
+the request markers against the decisions — are made once, on the merged reports, in store
+order, so the findings are the same, in the same order, as one process finds them.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from operator import attrgetter
 
 from attrs import define, field
 
+from adapters.store.audit_pool import available_cores, can_start_processes, plan_shares, replay_in_processes
 from adapters.store.audit_replay import DecisionEnd, Finding, Marker, ShareReport, replay_share
-from adapters.store.audit_rows import Share
+from adapters.store.audit_rows import Share, can_split
 from adapters.store.node import Node
 
 __all__ = ["PROGRESS_EVERY", "AuditReport", "Finding", "Progress", "audit"]
 
 PROGRESS_EVERY = 10_000  # records read between two progress reports
+# Below this many rows in the store, one process audits it: starting others costs more.
+PARALLEL_MIN_ROWS = 10_000
 
 Progress = Callable[[int, int], None]  # (records read, records in the store)
 
@@ -38,6 +42,7 @@ class AuditReport:
     products: int = 0
     invariants_checked: int = 0
     findings: list[Finding] = field(factory=list)
+    processes: int = 1  # that replayed the store
 
     @property
     def ok(self) -> bool:
@@ -49,17 +54,50 @@ def audit(
     product_id: str | None = None,
     progress: Progress | None = None,
     progress_every: int = PROGRESS_EVERY,
+    processes: int | None = None,
 ) -> AuditReport:
     """Audit every product in ``node``'s store (or only ``product_id``).
 
     ``progress(read, total)`` is called every ``progress_every`` records read (every record
     of the store counts, so a filtered audit of a long log shows progress too) and once at
-    the end; ``total`` is the store's size when the audit started."""
+    the end; ``total`` is the store's size when the audit started.
+
+    ``processes``: how many processes may replay the store; 1 replays it in this one. By
+    default, as many as there are cores, when the store has several products and
+    ``PARALLEL_MIN_ROWS`` rows or more, is a SQLite file or PostgreSQL, and the audit is
+    not of one product."""
+    if processes is not None and processes < 1:
+        raise ValueError(f"processes must be at least 1, got {processes}")
     stop = node.recorder.max_notification_id() or 0
     counter = _ProgressCounter(progress, progress_every, stop)
-    share_report = replay_share(node, Share(stop), product_id, counter.one if progress else None)
+    wanted = _processes_wanted(node, product_id, stop, processes)
+    report = None
+    if wanted > 1:
+        shares = plan_shares(node, stop, wanted)
+        if len(shares) > 1:
+            on_read = counter.add if progress else None
+            reports = replay_in_processes(node, shares, product_id, on_read, min(progress_every, 1_000))
+            report = _merge(reports, product_id, processes=len(shares))
+            if report is None:
+                # A share met a product that another share met too (a record filed under
+                # another product's stream): only a replay in store order judges that
+                # exactly, so the store is replayed again in this process, without
+                # reporting its rows a second time.
+                counter.silence()
+    if report is None:
+        share_report = replay_share(node, Share(stop), product_id, counter.one if progress else None)
+        report = _merge([share_report], product_id, processes=1)
+        assert report is not None, "one share cannot meet a product twice"
     counter.finish()
-    return _merge([share_report], product_id)
+    return report
+
+
+def _processes_wanted(node: Node, product_id: str | None, stop: int, processes: int | None) -> int:
+    if processes == 1 or product_id is not None or not can_split(node) or not can_start_processes():
+        return 1
+    if processes is None and stop < PARALLEL_MIN_ROWS:
+        return 1
+    return min(processes or available_cores(), len(node.product_ids()))
 
 
 @define
@@ -70,27 +108,34 @@ class _ProgressCounter:
     every: int
     total: int
     read: int = 0
+    silent: bool = False
 
     def one(self, _position: int) -> None:
         self.add(1)
 
     def add(self, rows: int) -> None:
-        if self.progress is None:
+        if self.silent or self.progress is None:
             return
         first = (self.read // self.every + 1) * self.every
         for read in range(first, self.read + rows + 1, self.every):
             self.progress(read, max(self.total, read))
         self.read += rows
 
+    def silence(self) -> None:
+        self.silent = True
+
     def finish(self) -> None:
         if self.progress and self.read > self.every and self.read % self.every:
             self.progress(self.read, max(self.total, self.read))  # the end of a long log
 
 
-def _merge(reports: list[ShareReport], product_id: str | None) -> AuditReport:
-    """One report of the shares' reports, with the checks that span streams."""
+def _merge(reports: list[ShareReport], product_id: str | None, processes: int) -> AuditReport | None:
+    """One report of the shares' reports, with the checks that span streams; None if two
+    shares met the same product."""
     streams = sorted((s for r in reports for s in r.streams), key=attrgetter("first_position"))
     broken = {s.product_id: s.broken for s in streams}
+    if len(broken) != len(streams):
+        return None
     # A replay in store order keeps, of each request, the decision that ended first.
     decisions: dict[str, DecisionEnd] = {}
     for end in heapq.merge(*(r.ends for r in reports)):
@@ -122,6 +167,7 @@ def _merge(reports: list[ShareReport], product_id: str | None) -> AuditReport:
         products=len(streams),
         invariants_checked=sum(r.invariants_checked for r in reports),
         findings=findings,
+        processes=processes,
     )
 
 

@@ -64,6 +64,18 @@ class Share:
         return self.low is None and self.high is None
 
 
+def can_split(app: Application[Any]) -> bool:
+    """Whether shares of this store can be read by other processes: a SQLite file or a
+    PostgreSQL database, with UUID stream ids (what ranges of stream ids are made of)."""
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        datastore = recorder.datastore
+        return datastore.originator_id_type == "uuid" and not datastore.pool.is_sqlite_memory_mode
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return recorder.datastore.originator_id_type == "uuid"
+    return False
+
+
 def decoded_rows(app: Application[Any], share: Share) -> Iterator[DecodedRow]:
     """Every row of ``share``, in notification order, with its record or why it has none."""
     recorder = app.recorder
