@@ -1,12 +1,13 @@
 """The audit in several processes: product streams are independent, so the store is cut
-into shares by ranges of stream ids, each replayed by a process of its own with a node of
-its own on the same store (SQLite or PostgreSQL), and the shares' reports are merged by
-``adapters.store.audit``.
+into shares, each replayed by a process of its own with a node of its own on the same store
+(SQLite or PostgreSQL), and the shares' reports are merged by ``adapters.store.audit``.
 
-The ranges are drawn so that every share has about the same work: each product stream
-weighs its events (a replayed event costs about ``EVENT_WEIGHT`` times a marker's read);
-the other rows (request markers, the registry) have random stream ids and spread evenly
-over the ranges.
+Each product's stream goes whole to one share, the heaviest first to the lightest share (a
+product weighs its events; a replayed event costs about ``EVENT_WEIGHT`` times the read of
+another row). The other rows — request markers, the registry — have random stream ids:
+they are cut by ranges of ids, each share taking the part that brings it up to an equal
+share of the work. With more products than ``WEIGHED_PRODUCTS_MAX``, shares are equal
+ranges of every stream id, products included (so many random ids even out).
 
 Processes are forked when this process runs no other thread (the cheap start, and safe:
 no lock can be held by a thread that does not exist in the child); otherwise they come
@@ -36,8 +37,9 @@ from adapters.store.audit_rows import Share
 from adapters.store.node import Node
 from adapters.store.records import product_stream_id
 
-EVENT_WEIGHT = 4
-# Beyond this many products, weigh each alike instead of asking the store for each one's length.
+EVENT_WEIGHT = 8
+# Beyond this many products, shares are ranges of all stream ids, products included: no
+# query per product for its length, and no list of every product in each share's query.
 WEIGHED_PRODUCTS_MAX = 256
 _SPAN = 1 << 128  # stream ids are UUIDs: 128-bit numbers
 
@@ -61,17 +63,33 @@ def can_start_processes() -> bool:
 
 
 def plan_shares(node: Node, stop: int, count: int) -> list[Share]:
-    """At most ``count`` shares of the rows up to ``stop``, by ranges of stream ids, of about
-    equal work each, together covering every stream id once."""
+    """At most ``count`` shares of the rows up to ``stop``, of about equal work each, that
+    together hold every stream once."""
     products = node.product_ids()
-    weigh = len(products) <= WEIGHED_PRODUCTS_MAX
-    points = sorted(
-        (product_stream_id(p).int, _stream_length(node, p) * EVENT_WEIGHT if weigh else 1) for p in products
-    )
-    others = max(stop - sum(w for _, w in points) // EVENT_WEIGHT, 0) if weigh else 0
-    cuts = _cuts(points, others, count)
-    bounds = [None, *(UUID(int=c) for c in cuts), None]
+    if len(products) > WEIGHED_PRODUCTS_MAX:
+        return ranges_of_every_stream(stop, count)
+    weights = {product_stream_id(p): _stream_length(node, p) * EVENT_WEIGHT for p in products}
+    return shares_of(weights, max(stop - sum(weights.values()) // EVENT_WEIGHT, 0), stop, count)
+
+
+def ranges_of_every_stream(stop: int, count: int) -> list[Share]:
+    """``count`` shares, each an equal range of every stream id."""
+    bounds = [None, *(UUID(int=_SPAN * k // count) for k in range(1, count)), None]
     return [Share(stop, low, high) for low, high in pairwise(bounds)]
+
+
+def shares_of(weights: dict[UUID, int], others: int, stop: int, count: int) -> list[Share]:
+    """Up to ``count`` shares: each product stream (of its weight) whole in one, and the rows
+    of every other stream (``others`` of them, spread evenly over the ids) by ranges."""
+    owned, loads = _deal(weights, count)
+    cuts = _cuts(_fill(loads, others))
+    bounds = [None, *(UUID(int=c) for c in cuts), None]
+    listed = tuple(sorted(weights))
+    shares = [
+        Share(stop, low, high, tuple(sorted(own)), listed)
+        for (low, high), own in zip(pairwise(bounds), owned, strict=True)
+    ]
+    return [s for s in shares if s.own or s.has_range]
 
 
 def _stream_length(node: Node, product_id: str) -> int:
@@ -79,27 +97,40 @@ def _stream_length(node: Node, product_id: str) -> int:
     return last[0].originator_version if last else 0
 
 
-def _cuts(points: list[tuple[int, int]], others: int, count: int) -> list[int]:
-    """Stream ids that cut [0, 2¹²⁸) into up to ``count`` ranges of about equal work: each
-    point (a product's stream id) weighs what it says, and ``others`` is spread evenly over
-    the whole span. A cut falls inside a gap between products, or at a product (which then
-    begins the next range) or just after it, whichever is nearer the ideal."""
-    total = sum(w for _, w in points) + others
-    targets = [total * k / count for k in range(1, count)]
-    cuts: list[int] = []
-    done, at = 0.0, 0
-    for point, weight in [*points, (_SPAN, 0)]:
-        gap = others * (point - at) / _SPAN
-        while targets and done + gap >= targets[0]:
-            target = targets.pop(0)
-            cuts.append(at + int((target - done) / others * _SPAN) if others else point)
-        done += gap
-        while targets and done + weight >= targets[0]:
-            target = targets.pop(0)
-            cuts.append(point if target - done <= done + weight - target else point + 1)
-        done += weight
-        at = point
-    return sorted({c for c in cuts if 0 < c < _SPAN})
+def _deal(weights: dict[UUID, int], count: int) -> tuple[list[list[UUID]], list[int]]:
+    """Each product to the lightest share so far, heaviest first: the products of each share
+    and each share's weight. No share weighs more than an equal share plus one product."""
+    owned: list[list[UUID]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for stream in sorted(weights, key=lambda s: (-weights[s], s)):
+        lightest = loads.index(min(loads))
+        owned[lightest].append(stream)
+        loads[lightest] += weights[stream]
+    return owned, loads
+
+
+def _fill(loads: list[int], others: int) -> list[float]:
+    """How much of ``others`` each share takes so that the lightest ones rise to one level
+    (water filling): every share below the level is topped up to it, the others take none."""
+    ordered = sorted(loads)
+    level = 0.0
+    for filled in range(1, len(ordered) + 1):
+        level = (others + sum(ordered[:filled])) / filled
+        if filled == len(ordered) or level <= ordered[filled]:
+            break
+    return [max(level - load, 0.0) for load in loads]
+
+
+def _cuts(portions: list[float]) -> list[int]:
+    """Stream ids that cut [0, 2¹²⁸) into consecutive ranges, one per portion, each as wide
+    as its portion of the whole (ids in ``[1, 2¹²⁸ − 1]``, never decreasing)."""
+    total = sum(portions)
+    cuts, done = [], 0.0
+    for portion in portions[:-1]:
+        done += portion
+        cut = int(done / total * _SPAN) if total else 0
+        cuts.append(min(max(cut, 1), _SPAN - 1))
+    return cuts
 
 
 def replay_in_processes(

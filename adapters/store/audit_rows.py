@@ -2,11 +2,13 @@
 decoded into the record the library's mapper makes of it (or the error that kept it from
 being read).
 
-A share is the rows up to a notification id (the store's last when the audit began) whose
-stream id lies in a range: one range for a serial audit, disjoint ranges that cover every
-id for the processes of a parallel one. Every transaction's rows are all below that id or
-all above it (SQLite has one writer; the library's PostgreSQL recorder commits in id order
-under a table lock), so the audit judges a consistent prefix of a live store.
+A share is the rows up to a notification id (the store's last when the audit began) of
+some streams: the whole store for a serial audit; for the processes of a parallel one,
+shares that together hold every stream once — each product's stream in one share, every
+other stream (request markers, the registry) in the share whose range of ids holds it.
+Every transaction's rows are all below that id or all above it (SQLite has one writer; the
+library's PostgreSQL recorder commits in id order under a table lock), so the audit judges
+a consistent prefix of a live store.
 
 Read with one query per page on the library's own table, like ``adapters.store.lookup``,
 and decoded by the mapper's own transcoder. The library's own path (``Notification``
@@ -52,16 +54,32 @@ class UnreadableRow:
 
 @frozen
 class Share:
-    """The rows with a notification id up to ``stop`` whose stream id is in ``[low, high)``
-    (``None``: unbounded on that side)."""
+    """The rows with a notification id up to ``stop`` of the streams in ``own``, and of every
+    stream not in ``listed`` whose id is in ``[low, high)`` (``None``: unbounded on that side).
+    The default is the whole store."""
 
     stop: int
     low: UUID | None = None
     high: UUID | None = None
+    own: tuple[UUID, ...] = ()
+    listed: tuple[UUID, ...] = ()
 
     @property
     def whole(self) -> bool:
-        return self.low is None and self.high is None
+        return self.low is None and self.high is None and not self.listed
+
+    @property
+    def has_range(self) -> bool:
+        """Whether the range can hold a stream id (an empty one is ``[x, x)``)."""
+        return self.low is None or self.high is None or self.low < self.high
+
+    def reads(self, stream_id: UUID) -> bool:
+        """Whether the rows of the stream ``stream_id`` are in this share."""
+        if stream_id in self.own:
+            return True
+        above_low = self.low is None or stream_id >= self.low
+        below_high = self.high is None or stream_id < self.high
+        return stream_id not in self.listed and above_low and below_high
 
 
 def can_split(app: Application[Any]) -> bool:
@@ -134,16 +152,28 @@ class _Decoder:
 
 
 def _sqlite_pages(recorder: SQLiteApplicationRecorder, share: Share) -> Iterator[list[_RawRow]]:
-    where, bounds = "", []
-    if share.low is not None:
-        where += " AND originator_id >= ?"
-        bounds.append(share.low.hex)
-    if share.high is not None:
-        where += " AND originator_id < ?"
-        bounds.append(share.high.hex)
+    which, bounds = "", []
+    if not share.whole:
+        clauses = []
+        if share.own:
+            clauses.append(f"originator_id IN ({','.join('?' * len(share.own))})")
+            bounds += [s.hex for s in share.own]
+        if share.has_range:
+            others = ["1"]
+            if share.listed:
+                others.append(f"originator_id NOT IN ({','.join('?' * len(share.listed))})")
+                bounds += [s.hex for s in share.listed]
+            if share.low is not None:
+                others.append("originator_id >= ?")
+                bounds.append(share.low.hex)
+            if share.high is not None:
+                others.append("originator_id < ?")
+                bounds.append(share.high.hex)
+            clauses.append(f"({' AND '.join(others)})")
+        which = f" AND ({' OR '.join(clauses) or '0'})"
     statement = (
         "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - the library's table name; values bound
-        f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ?{where} ORDER BY rowid LIMIT ?"
+        f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ?{which} ORDER BY rowid LIMIT ?"
     )
     after = 0
     while True:
@@ -158,21 +188,33 @@ def _sqlite_pages(recorder: SQLiteApplicationRecorder, share: Share) -> Iterator
 
 
 def _postgres_pages(recorder: PostgresApplicationRecorder, share: Share) -> Iterator[list[_RawRow]]:
-    where: Composable = SQL("")
-    bounds: list[UUID] = []
-    if share.low is not None:
-        where += SQL(" AND originator_id >= %s")
-        bounds.append(share.low)
-    if share.high is not None:
-        where += SQL(" AND originator_id < %s")
-        bounds.append(share.high)
+    which: Composable = SQL("")
+    bounds: list[Any] = []
+    if not share.whole:
+        clauses: list[Composable] = []
+        if share.own:
+            clauses.append(SQL("originator_id = ANY(%s)"))
+            bounds.append(list(share.own))
+        if share.has_range:
+            others: list[Composable] = [SQL("TRUE")]
+            if share.listed:
+                others.append(SQL("NOT (originator_id = ANY(%s))"))
+                bounds.append(list(share.listed))
+            if share.low is not None:
+                others.append(SQL("originator_id >= %s"))
+                bounds.append(share.low)
+            if share.high is not None:
+                others.append(SQL("originator_id < %s"))
+                bounds.append(share.high)
+            clauses.append(SQL("({})").format(SQL(" AND ").join(others)))
+        which = SQL(" AND ({})").format(SQL(" OR ").join(clauses) if clauses else SQL("FALSE"))
     statement = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
-        "WHERE notification_id > %s AND notification_id <= %s{where} ORDER BY notification_id LIMIT %s"
+        "WHERE notification_id > %s AND notification_id <= %s{which} ORDER BY notification_id LIMIT %s"
     ).format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
-        where=where,
+        which=which,
     )
     after = 0
     while True:

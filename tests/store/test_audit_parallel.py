@@ -8,7 +8,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Callable
-from itertools import pairwise
 from uuid import UUID
 
 import pytest
@@ -152,10 +151,9 @@ def test_a_record_filed_under_another_products_stream_is_judged_by_a_replay_in_s
     """Two shares meet the same product only if a record sits in another product's stream:
     the audit then replays the store in one process, which alone judges that exactly."""
     node = _trading_store(store_url)
-    _, high = plan_shares(node, node.recorder.max_notification_id(), 2)
-    assert high.low is not None
-    a = next(p for p in PRODUCTS if product_stream_id(p) < high.low)
-    b = next(p for p in PRODUCTS if product_stream_id(p) >= high.low)
+    first, second = plan_shares(node, node.recorder.max_notification_id(), 2)
+    a = next(p for p in PRODUCTS if product_stream_id(p) in first.own)
+    b = next(p for p in PRODUCTS if product_stream_id(p) in second.own)
     tamperer = Tamperer(store_url)
     a_rows = tamperer.product_rows(_key(store_url, product_stream_id(a)))
     b_rows = tamperer.product_rows(_key(store_url, product_stream_id(b)))
@@ -215,36 +213,47 @@ def test_iit_audit_in_several_processes_prints_what_one_process_prints(planted):
 
 
 SPAN = 1 << 128
-
-
-POINTS = st.lists(
-    st.tuples(st.integers(0, SPAN - 1), st.integers(1, 10_000)), max_size=12, unique_by=lambda p: p[0]
-)
+IDS = st.integers(0, SPAN - 1).map(lambda n: UUID(int=n))
 
 
 @given(
-    POINTS,
+    st.dictionaries(IDS, st.integers(0, 10_000), max_size=12),
     st.integers(0, 50_000),
     st.integers(2, 6),
+    st.lists(IDS, max_size=20),
 )
-def test_the_shares_cut_the_stream_ids_once_each_into_ranges_of_about_equal_work(points, others, count):
-    """Each range's work (its products' weights, and ``others`` spread evenly over the ids) is
-    within a product's weight or two of an equal share, and every id is in one range."""
-    points = sorted(points)
-    cuts = audit_pool._cuts(points, others, count)
-    assert cuts == sorted(set(cuts))
-    assert all(0 < c < SPAN for c in cuts)
-    assert len(cuts) < count
-    bounds = [0, *cuts, SPAN]
-    total = sum(w for _, w in points) + others
-    heaviest = max((w for _, w in points), default=0)
-    for low, high in pairwise(bounds):
-        work = sum(w for p, w in points if low <= p < high) + others * (high - low) / SPAN
-        assert work <= total / count + 2 * heaviest + 1
+def test_the_shares_hold_every_stream_once_and_about_equal_work(weights, others, count, ids):
+    """Each product's stream is in one share, every other id in one share's range, and no
+    share has more work (its products, and its range's part of the other rows) than an equal
+    share or its products alone, nor do its products weigh more than an equal share plus the
+    heaviest product."""
+    shares = audit_pool.shares_of(weights, others, 100, count)
+    assert 1 <= len(shares) <= count
+    bounds = {b for s in shares for b in (s.low, s.high) if b is not None}
+    near = {UUID(int=n) for b in bounds for n in (b.int - 1, b.int, b.int + 1) if 0 <= n < SPAN}
+    for stream in {*weights, *ids, *near, UUID(int=0), UUID(int=SPAN - 1)}:
+        assert sum(s.reads(stream) for s in shares) == 1, stream
+    total = sum(weights.values()) + others
+    heaviest = max(weights.values(), default=0)
+    loads = [sum(weights[p] for p in share.own) for share in shares]
+    for share, load in zip(shares, loads, strict=True):
+        low = share.low.int if share.low else 0
+        high = share.high.int if share.high else SPAN
+        spread = others * max(high - low, 0) / SPAN if share.has_range else 0
+        assert load <= sum(weights.values()) / count + heaviest
+        assert load + spread <= max(total / count, *loads) + 1
 
 
-def test_four_products_of_equal_length_make_two_shares_of_two():
-    points = [(SPAN // 8 * k, 100) for k in (1, 3, 5, 7)]
-    (cut,) = audit_pool._cuts(points, 0, 2)
-    assert SPAN // 8 * 3 < cut <= SPAN // 8 * 5
-    assert audit_pool._cuts([], 1_000, 4) == [SPAN // 4, SPAN // 2, SPAN // 4 * 3]
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_with_many_products_the_shares_are_ranges_of_every_stream(count):
+    shares = audit_pool.ranges_of_every_stream(100, count)
+    assert len(shares) == count
+    for n in (0, 1, SPAN // count - 1, SPAN // count, SPAN // 2, SPAN - 1):
+        assert sum(s.reads(UUID(int=n)) for s in shares) == 1
+
+
+def test_four_products_of_equal_length_make_two_shares_of_two_and_halve_the_other_rows():
+    weights = {UUID(int=SPAN // 8 * k): 100 for k in (1, 3, 5, 7)}
+    first, second = audit_pool.shares_of(weights, 1_000, 100, 2)
+    assert (len(first.own), len(second.own)) == (2, 2)
+    assert first.high == second.low == UUID(int=SPAN // 2)

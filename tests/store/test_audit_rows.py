@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from adapters.store.audit_pool import shares_of
 from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows
 from adapters.store.node import Node
 from adapters.store.records import REGISTRY_STREAM_ID, product_stream_id
@@ -94,3 +95,21 @@ def test_the_audit_reads_only_the_rows_of_its_share(odd_store):
     assert "StoredProductEvent" in types(low) - types(high)
     assert "ProductListed" in types(high) - types(low)
     assert read(Share(stop - 5)) == whole[: len(whole) - 5]
+
+
+def test_a_share_reads_its_own_streams_and_the_others_in_its_range_exactly(odd_store):
+    """Shares as a parallel audit plans them (the product whole in one, the other streams by
+    ranges of ids), and a share of the product alone: each reads exactly the rows whose
+    stream it holds."""
+    node = Node.open(odd_store)
+    stop = node.recorder.max_notification_id()
+    streams = {n.id: n.originator_id for n in node.recorder.select_notifications(1, stop + 1)}
+    product = product_stream_id("P")
+    planned = shares_of({product: 8 * 5}, len(streams) - 5, stop, 3)
+    alone = Share(stop, REGISTRY_STREAM_ID, REGISTRY_STREAM_ID, own=(product,), listed=(product,))
+    for share in [*planned, alone]:
+        read = [position for position, _, _ in decoded_rows(node, share)]
+        assert read == sorted(p for p, stream in streams.items() if share.reads(stream))
+    assert sorted(p for s in planned for p, _, _ in decoded_rows(node, s)) == sorted(streams)
+    kinds = {type(r).__name__ for _, _, r in decoded_rows(node, alone)}
+    assert kinds == {"StoredProductEvent", "UnreadableRow"}
