@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from itertools import chain
 from operator import attrgetter
 
 from attrs import define, field
@@ -137,11 +138,12 @@ def _merge(reports: list[ShareReport], product_id: str | None, processes: int) -
     if len(broken) != len(streams):
         return None
     # A replay in store order keeps, of each request, the decision that ended first.
+    # (Each share's lists are in store order, positions unique: sorting merges them, in C.)
     decisions: dict[str, DecisionEnd] = {}
-    for end in heapq.merge(*(r.ends for r in reports)):
+    for end in sorted(chain.from_iterable(r.ends for r in reports)):
         decisions.setdefault(end[1], end)
     again = []
-    for position, request_id, product, version in heapq.merge(*(r.starts for r in reports)):
+    for position, request_id, product, version in sorted(chain.from_iterable(r.starts for r in reports)):
         first = decisions.get(request_id)
         if first is not None and first[0] < position:
             _, _, first_product, first_version, _, first_position = first
@@ -156,7 +158,7 @@ def _merge(reports: list[ShareReport], product_id: str | None, processes: int) -
                 )
             )
     markers: dict[str, Marker] = {}
-    for marker in heapq.merge(*(r.markers for r in reports)):
+    for marker in sorted(chain.from_iterable(r.markers for r in reports)):
         markers[marker[1]] = marker
     # A record's own findings, then (at a decision's first event) a request applied again.
     findings = list(heapq.merge(*(r.findings for r in reports), again, key=attrgetter("position")))

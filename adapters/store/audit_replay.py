@@ -95,42 +95,44 @@ def replay_share(
     """Replay the product streams of ``share`` (only ``product_id``'s, if given) and check
     them; ``on_read(position)`` after every row read, if given."""
     report = ShareReport()
+    findings, markers = report.findings, report.markers
     streams: dict[str, _Stream] = {}
+    read = checked = laws = 0  # kept here, not on the report, in the loop run per row
     for position, version, record in decoded_rows(node, share):
-        report.read += 1
+        read += 1
         if on_read is not None:
             on_read(position)
-        if isinstance(record, UnreadableRow):
-            report.events_checked += 1
-            report.findings.append(
-                Finding(
-                    position,
-                    str(record.stream_id),
-                    version,
-                    "replayable",
-                    f"the stored row cannot be read: {record.error}",
-                )
-            )
-            continue
-        if isinstance(record, RequestRecorded):
-            report.markers.append(
-                (position, record.request_id, record.product_id, record.first_version, record.event_count)
-            )
         if not isinstance(record, StoredProductEvent):
+            if isinstance(record, RequestRecorded):
+                markers.append(
+                    (position, record.request_id, record.product_id, record.first_version, record.event_count)
+                )
+            elif isinstance(record, UnreadableRow):
+                checked += 1
+                findings.append(
+                    Finding(
+                        position,
+                        str(record.stream_id),
+                        version,
+                        "replayable",
+                        f"the stored row cannot be read: {record.error}",
+                    )
+                )
             continue
         if product_id is not None and record.product_id != product_id:
             continue
         stream = streams.get(record.product_id)
         if stream is None:
             stream = streams[record.product_id] = _Stream(position, _snapshots(node, record.product_id))
-        report.events_checked += 1
+        checked += 1
         if stream.broken:
             continue
-        report.invariants_checked += LAWS_PER_EVENT
-        if _check_record(stream, position, record, report.findings):
+        laws += LAWS_PER_EVENT
+        if _check_record(stream, position, record, findings):
             stream.broken = True
         else:
             _track_decision(stream, position, record, report)
+    report.read, report.events_checked, report.invariants_checked = read, checked, laws
     for pid, stream in streams.items():
         found = () if stream.broken else tuple(_check_against_node(node, pid, stream))
         report.streams.append(StreamEnd(pid, stream.first_position, stream.broken, found))
