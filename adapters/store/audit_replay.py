@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from attrs import define, field, frozen
 
-from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows
-from adapters.store.codec import GENESIS_HASH, chain_hash, decode_event, decode_state
+from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows, stored_payload_json
+from adapters.store.codec import GENESIS_HASH, chain_hash, chain_hash_encoded, decode_event, decode_state
 from adapters.store.node import Node
 from adapters.store.records import ProductSnapshot, RequestRecorded, StoredProductEvent, product_stream_id
 from domain.evolve import evolve
@@ -98,7 +98,7 @@ def replay_share(
     findings, markers = report.findings, report.markers
     streams: dict[str, _Stream] = {}
     read = checked = laws = 0  # kept here, not on the report, in the loop run per row
-    for position, version, record in decoded_rows(node, share):
+    for position, version, record, state in decoded_rows(node, share):
         read += 1
         if on_read is not None:
             on_read(position)
@@ -128,7 +128,7 @@ def replay_share(
         if stream.broken:
             continue
         laws += LAWS_PER_EVENT
-        if _check_record(stream, position, record, findings):
+        if _check_record(stream, position, record, state, findings):
             stream.broken = True
         else:
             _track_decision(stream, position, record, report)
@@ -140,10 +140,10 @@ def replay_share(
 
 
 def _check_record(
-    stream: _Stream, position: int, record: StoredProductEvent, findings: list[Finding]
+    stream: _Stream, position: int, record: StoredProductEvent, state: bytes, findings: list[Finding]
 ) -> bool:
-    """Check one event of ``stream``, appending what it breaks to ``findings``; whether its
-    chain or content breaks the stream."""
+    """Check one event of ``stream`` (``state``: its row as stored), appending what it breaks
+    to ``findings``; whether its chain or content breaks the stream."""
     version = record.originator_version
     expected_version = stream.version + 1
     if version != expected_version:
@@ -170,17 +170,7 @@ def _check_record(
             )
         )
         return True
-    digest = chain_hash(
-        record.product_id,
-        version,
-        record.type,
-        record.schema,
-        record.payload,
-        record.request_id,
-        record.decision_end,
-        record.prev_hash,
-    )
-    if digest != record.hash:
+    if not _hashes_to_its_hash(record, state):
         findings.append(
             Finding(
                 position,
@@ -227,6 +217,23 @@ def _check_record(
                 )
             )
     return False
+
+
+def _hashes_to_its_hash(record: StoredProductEvent, state: bytes) -> bool:
+    """Whether the event's content hashes to its recorded hash: ``codec.chain_hash`` of the
+    decoded payload. The node stores the canonical JSON that hash was made of; if that text,
+    as stored, hashes to the recorded hash, it is the writer's canonical JSON (SHA-256), and
+    it is what the record's payload was decoded from (it closes the record, after the last
+    top-level ``payload`` key — any deeper ``payload`` would leave more closing braces after
+    it), so the decoded payload encodes to it again: no need to encode it once more. Any
+    other row — written before the node stored the payload so, reformatted, or edited — is
+    judged by encoding the decoded payload, as the definition says."""
+    fields = (record.product_id, record.originator_version, record.type, record.schema)
+    rest = (record.request_id, record.decision_end, record.prev_hash)
+    stored = stored_payload_json(state)
+    if stored is not None and chain_hash_encoded(*fields, stored, *rest) == record.hash:
+        return True
+    return chain_hash(*fields, record.payload, *rest) == record.hash
 
 
 def _track_decision(stream: _Stream, position: int, record: StoredProductEvent, report: ShareReport) -> None:

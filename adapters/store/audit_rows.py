@@ -39,8 +39,9 @@ from adapters.store.records import ProductListed, RequestRecorded, StoredProduct
 
 PAGE_SIZE = 1_000
 
-# (position, version, record) of a row; the record is an ``UnreadableRow`` if it cannot be read
-DecodedRow = tuple[int, int, Any]
+# (position, version, record, state as stored) of a row; the record is an ``UnreadableRow`` if
+# it cannot be read
+DecodedRow = tuple[int, int, Any, bytes]
 _RawRow = tuple[int, Any, int, str, bytes]  # position, stream id as stored, version, topic, state
 
 
@@ -111,7 +112,24 @@ def decoded_rows(app: Application[Any], share: Share) -> Iterator[DecodedRow]:
                 record = decode(stored_id, version, topic, state)
             except Exception as error:  # an unreadable row is a finding, not a crash
                 record = UnreadableRow(stream_id(stored_id), error)
-            yield position, version, record
+            yield position, version, record, state
+
+
+_PAYLOAD_KEY = b',"payload":'
+
+
+def stored_payload_json(state: bytes) -> str | None:
+    """The JSON of a product event's payload as the node stores it — last in the record
+    (``codec.PayloadTranscoder``), the very canonical JSON its chain hash was computed over —
+    or None if the row is not laid out so. Only a candidate: it may be any text; whoever uses
+    it must check it against the hash, and fall back to encoding the decoded payload."""
+    at = state.rfind(_PAYLOAD_KEY)
+    if at < 0 or not state.endswith(b"}"):
+        return None
+    try:
+        return state[at + len(_PAYLOAD_KEY) : -1].decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _as_is(stored_id: Any) -> Any:  # noqa: ANN401 - a stream id of the library's

@@ -198,3 +198,59 @@ def test_a_decision_cut_off_the_end_of_a_stream_is_found_by_its_marker(written):
     assert [f.invariant for f in findings] == ["idempotency"]
     assert "'r1'" in findings[0].detail
     assert "not in the log" in findings[0].detail
+
+
+def _payload_rewritten(state: bytes, how: str) -> bytes:
+    """A Minted row's stored JSON, its payload rewritten ``how``."""
+    import json  # noqa: PLC0415
+
+    from adapters.store.codec import canonical_json  # noqa: PLC0415
+
+    at = state.rfind(b',"payload":')
+    head, canonical = state[:at], state[at + len(b',"payload":') : -1]
+    record, payload = json.loads(state), json.loads(canonical)
+    edited = canonical_json({**payload, "tokens_minted": payload["tokens_minted"] + 1}).encode()
+    if how == "reformatted":
+        return json.dumps({**record, "payload": dict(reversed(payload.items()))}, indent=1).encode()
+    if how == "its keys in another order, still last":
+        reordered = json.dumps(dict(reversed(payload.items())), separators=(",", ":")).encode()
+        return head + b',"payload":' + reordered + b"}"
+    if how == "payload first":
+        rest = {k: v for k, v in record.items() if k != "payload"}
+        return json.dumps({"payload": payload, **rest}).encode()
+    if how == "an edited payload before the real one":
+        return head + b',"payload":' + edited + b',"payload":' + canonical + b"}"
+    if how == "the real payload before an edited one":
+        return head + b',"payload":' + canonical + b',"payload":' + edited + b"}"
+    assert how == "the payload copied under a deeper payload key"
+    nested = canonical_json({**payload, "x": {"payload": payload}}).encode()
+    return head + b',"payload":' + nested + b"}"
+
+
+@pytest.mark.parametrize(
+    ("how", "clean"),
+    [
+        ("reformatted", True),
+        ("its keys in another order, still last", True),
+        ("payload first", True),
+        ("an edited payload before the real one", True),  # JSON keeps the last key
+        ("the real payload before an edited one", False),
+        ("the payload copied under a deeper payload key", False),
+    ],
+)
+def test_hashing_the_payload_as_stored_judges_every_row_as_encoding_it_again_does(
+    written, monkeypatch, how, clean
+):
+    """The audit hashes the payload's JSON as the node stored it when that verifies, and the
+    re-encoded decoded payload otherwise: the same verdicts as the definition, whatever the
+    row looks like."""
+    from adapters.store import audit_replay  # noqa: PLC0415
+
+    url, tamperer, rows = written
+    minted = _row_of_type(rows, "Minted")
+    tamperer.set_state(minted, _payload_rewritten(minted[3], how))
+    as_stored = audit(Node.open(url))
+    monkeypatch.setattr(audit_replay, "stored_payload_json", lambda _state: None)
+    by_definition = audit(Node.open(url))
+    assert as_stored.findings == by_definition.findings
+    assert as_stored.ok is clean
