@@ -279,10 +279,11 @@ class Node(Application[Any]):
             # handled before inserts its marker again and another writer's events take a
             # version this batch would take, so the commit fails on the store's unique keys
             # and the batch is decided again below, after reading both.
-            optimistic = attempt == 0 and self._known_max is not None
+            known_max = self._known_max if attempt == 0 else None
+            optimistic = known_max is not None
             markers: dict[str, RequestRecorded] = {}
-            if optimistic and self._known_max is not None:
-                store_max = self._known_max
+            if known_max is not None:
+                store_max = known_max
             else:
                 store_max, markers = self._markers_of(requests)
             batch = _Batch(
