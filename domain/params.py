@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from domain.errors import InvalidParameters
+from domain.errors import InvalidArgument, InvalidParameters
 from domain.fixedpoint import BPS, WAD
 
 LEVERAGE_TARGET_MIN_WAD = -3 * WAD  # SPEC §2: −1 default; −2 and −3 allowed.
@@ -17,6 +17,59 @@ FEE_MAX_BPS = 1_000  # A fee above 10 % is a typo, not a product.
 EXECUTION_COST_MAX_BPS = 1_000
 COLLATERAL_DECIMALS_MAX = 18
 ORACLE_QUORUM_MAX = 64
+
+# SPEC §7: every value of the contract has a documented range, checked in one place (this
+# module for parameters and times, ``domain.validation`` for ids and symbols). Times fit a
+# ``google.protobuf.Timestamp`` rendered as RFC 3339 (years 0001-9999) with room to spare:
+# a time the node accepts (a simulated ``Tick``, a price's ``observed_at``) is at most
+# ``TIME_MAX_S``, and anything it derives from one (``next_rebalance_at`` = now + interval)
+# stays below ``TIMESTAMP_MAX_S``, because no interval exceeds ``INTERVAL_MAX_S``.
+TIMESTAMP_MAX_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second JSON/RFC 3339 shows
+TIME_MAX_S = 247_090_953_600  # 9800-01-01T00:00:00Z
+INTERVAL_MAX_S = 100 * 365 * 86_400  # a century: "never" for a schedule (as backtests use it)
+ORACLE_AGE_MAX_S = 366 * 86_400  # a price older than a year is no price
+AMOUNT_MAX = 2**128 - 1  # every amount, price and quantity (3.4e38 base units)
+
+
+@frozen
+class Bound:
+    """The closed range ``[low, high]`` of one plain parameter, in ``unit``."""
+
+    low: int
+    high: int
+    unit: str
+
+
+# The range of every parameter that is bounded on its own (the leverages and the price move
+# are bounded relative to each other, below). Keyed by the domain name, which is the wire
+# name of ``iit.v1.Params`` without a ``_wad`` suffix; a new parameter adds its row here.
+PARAM_BOUNDS: dict[str, Bound] = {
+    "rebalance_interval_s": Bound(1, INTERVAL_MAX_S, "seconds, at most a century"),
+    "max_trade_notional": Bound(0, AMOUNT_MAX, "collateral base units, 0 = no cap"),
+    "mint_fee_bps": Bound(0, FEE_MAX_BPS, "basis points"),
+    "redeem_fee_bps": Bound(0, FEE_MAX_BPS, "basis points"),
+    "streaming_fee_bps": Bound(0, FEE_MAX_BPS, "basis points per year"),
+    "execution_cost_bps": Bound(0, EXECUTION_COST_MAX_BPS, "basis points"),
+    "max_oracle_age_s": Bound(1, ORACLE_AGE_MAX_S, "seconds, at most 366 days"),
+    "oracle_quorum": Bound(1, ORACLE_QUORUM_MAX, "distinct reporters"),
+    "collateral_decimals": Bound(0, COLLATERAL_DECIMALS_MAX, "decimals"),
+    "supply_cap": Bound(0, AMOUNT_MAX, "token base units, 0 = no cap"),
+}
+
+
+def out_of_bounds(name: str, value: int, bound: Bound) -> str | None:
+    """The message naming ``name`` if ``value`` is outside ``bound``, else None."""
+    if bound.low <= value <= bound.high:
+        return None
+    return f"{name} must be in [{bound.low}, {bound.high}] ({bound.unit}), got {value}"
+
+
+def check_time(value: int, field: str) -> None:
+    """A time the node is given (Unix seconds) must lie in ``[0, TIME_MAX_S]``."""
+    if not 0 <= value <= TIME_MAX_S:
+        raise InvalidArgument(
+            f"{field} must be between 1970-01-01 and 9800-01-01 (0 to {TIME_MAX_S} Unix seconds), got {value}"
+        )
 
 
 @frozen
@@ -104,47 +157,14 @@ def validate_params(params: Params) -> None:
             f"band_high must be in (|target_leverage|, ripcord_leverage), got {params.band_high_wad}",
         ),
         (
-            params.rebalance_interval_s > 0,
-            f"rebalance_interval_s must be positive, got {params.rebalance_interval_s}",
-        ),
-        (
-            params.max_trade_notional >= 0,
-            f"max_trade_notional must be >= 0 (0 = no cap), got {params.max_trade_notional}",
-        ),
-        (
-            0 <= params.mint_fee_bps <= FEE_MAX_BPS,
-            f"mint_fee_bps must be in [0, {FEE_MAX_BPS}], got {params.mint_fee_bps}",
-        ),
-        (
-            0 <= params.redeem_fee_bps <= FEE_MAX_BPS,
-            f"redeem_fee_bps must be in [0, {FEE_MAX_BPS}], got {params.redeem_fee_bps}",
-        ),
-        (
-            0 <= params.streaming_fee_bps <= FEE_MAX_BPS,
-            f"streaming_fee_bps must be in [0, {FEE_MAX_BPS}], got {params.streaming_fee_bps}",
-        ),
-        (
-            0 <= params.execution_cost_bps <= EXECUTION_COST_MAX_BPS,
-            f"execution_cost_bps must be in [0, {EXECUTION_COST_MAX_BPS}], got {params.execution_cost_bps}",
-        ),
-        (
-            params.max_oracle_age_s > 0,
-            f"max_oracle_age_s must be positive, got {params.max_oracle_age_s}",
-        ),
-        (
             0 < params.max_price_move_wad < WAD,
             f"max_price_move must be in (0, 1) as WAD, got {params.max_price_move_wad}",
         ),
-        (
-            1 <= params.oracle_quorum <= ORACLE_QUORUM_MAX,
-            f"oracle_quorum must be in [1, {ORACLE_QUORUM_MAX}], got {params.oracle_quorum}",
-        ),
-        (
-            0 <= params.collateral_decimals <= COLLATERAL_DECIMALS_MAX,
-            f"collateral_decimals must be in [0, 18], got {params.collateral_decimals}",
-        ),
-        (params.supply_cap >= 0, f"supply_cap must be >= 0 (0 = no cap), got {params.supply_cap}"),
     ]
+    for name, bound in PARAM_BOUNDS.items():
+        problem = out_of_bounds(name, getattr(params, name), bound)
+        if problem is not None:
+            checks.append((False, problem))
     for ok, message in checks:
         if not ok:
             raise InvalidParameters(message)

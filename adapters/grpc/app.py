@@ -27,7 +27,7 @@ from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
 from domain.errors import DomainError, InvalidArgument, InvalidPriceReport, ProductNotFound
-from domain.validation import check_reporter_id
+from domain.validation import check_client_request_id, check_reporter_id, shown
 
 ClockMode = Literal["wall", "simulated"]
 E = TypeVar("E", bound=ev.Event)
@@ -165,7 +165,7 @@ class NodeApp:
     def load(self, product_id: str) -> Loaded:
         loaded = self.node.load(product_id)
         if loaded is None:
-            raise ProductNotFound(f"no product {product_id!r}: launch it first")
+            raise ProductNotFound(f"no product {shown(product_id)}: launch it first")
         return loaded
 
     def product_ids(self) -> tuple[str, ...]:
@@ -179,7 +179,7 @@ class NodeApp:
     def audit(self, product_id: str | None, progress: Progress | None = None) -> AuditReport:
         """The audit on a node of its own, so that it neither blocks nor disturbs commands."""
         if product_id is not None and product_id not in self.product_ids():
-            raise ProductNotFound(f"no product {product_id!r}")
+            raise ProductNotFound(f"no product {shown(product_id)}")
         auditor = Node.open(self.store_url)
         try:
             return run_audit(auditor, product_id, progress)
@@ -217,8 +217,12 @@ class NodeApp:
 
 
 def require_request_id(request_id: str) -> str:
+    """A client's request id: required, 1-128 visible ASCII characters, no '#' (the node's)."""
     if not request_id:
-        raise InvalidArgument("request_id is required: a client-chosen idempotency key (1-128 characters)")
+        raise InvalidArgument(
+            "request_id is required: a client-chosen idempotency key (1-128 visible ASCII characters, no '#')"
+        )
+    check_client_request_id(request_id)
     return request_id
 
 

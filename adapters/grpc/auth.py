@@ -37,6 +37,7 @@ import grpc
 from attrs import frozen
 
 from adapters.grpc.errors import PermissionDenied, Unauthenticated
+from domain.validation import RESERVED_HOLDER_PREFIX, RESERVED_HOLDERS, shown
 
 AUTH_ENV = "IIT_AUTH_TOKENS"
 TOKEN_MIN_LEN = 16
@@ -74,13 +75,13 @@ class Caller:
         """A holder acts only on its own holder id (the admin may read any balance)."""
         if self.role is Role.HOLDER and holder_id != self.subject:
             raise PermissionDenied(
-                f"{rpc}: the caller's token is bound to holder {self.subject!r}, not {holder_id!r}"
+                f"{rpc}: the caller's token is bound to holder {self.subject!r}, not {shown(holder_id)}"
             )
 
     def require_reporter(self, reporter_id: str, rpc: str) -> None:
         if self.role is Role.ORACLE and reporter_id != self.subject:
             raise PermissionDenied(
-                f"{rpc}: the caller's token is bound to reporter {self.subject!r}, not {reporter_id!r}"
+                f"{rpc}: the caller's token is bound to reporter {self.subject!r}, not {shown(reporter_id)}"
             )
 
 
@@ -133,6 +134,11 @@ def entry(role_text: str, subject: str, token: str, where: str = "token") -> tup
     if role is not Role.ADMIN and not subject:
         field = "reporter_id" if role is Role.ORACLE else "holder_id"
         raise AuthConfigError(f"{where}: a {role} token needs its {field}")
+    if role is Role.HOLDER and (subject in RESERVED_HOLDERS or subject.startswith(RESERVED_HOLDER_PREFIX)):
+        raise AuthConfigError(
+            f"{where}: holder_id {subject!r} is reserved (the treasury and the locked minimum supply "
+            "have no credential; the treasury's tokens move only by AdminService.ClaimFees)"
+        )
     if len(token) < TOKEN_MIN_LEN:
         raise AuthConfigError(f"{where}: a token needs at least {TOKEN_MIN_LEN} characters")
     return _digest(token), Caller(role, subject)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import grpc
 
 from adapters.clock import ClockWentBackwards
-from adapters.store.node import ConcurrencyConflict, RequestIdReused
+from adapters.store.node import ConcurrencyConflict, RequestIdReused, UnstorableCommand
 from domain import errors as de
 
 
@@ -41,6 +41,7 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     de.InvalidParameters: S.INVALID_ARGUMENT,
     de.InvalidComponents: S.INVALID_ARGUMENT,
     de.InvalidPriceReport: S.INVALID_ARGUMENT,
+    UnstorableCommand: S.INVALID_ARGUMENT,  # its events would not load back: nothing written
     # Identity.
     de.NotFound: S.NOT_FOUND,
     de.ProductNotFound: S.NOT_FOUND,

@@ -11,12 +11,17 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 from attrs import frozen
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message
 
+from adapters.grpc import wire
 from adapters.grpc.app import NodeApp
 from adapters.grpc.auth import Authenticator, Caller, Role
 from adapters.grpc.errors import message_of, status_of
 from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics
+from domain.errors import InvalidArgument
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -61,12 +66,23 @@ def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | N
     if caller is not None:
         fields["caller"] = caller.name
     if error is not None:
-        fields["error"] = message_of(error)
+        fields["error"] = cut(message_of(error))
     # Rejections are the API working as specified; only an unexpected error is an ERROR.
     log(logging.ERROR if code == "INTERNAL" else logging.INFO, "rpc", **fields)
 
 
 ERROR_METADATA_KEY = "iit-error"
+# SPEC §7: a status message (sent in the trailing metadata, which gRPC limits to 16 KB) and
+# a log line never carry more of a client's value than this; the messages themselves quote
+# ids shortened (``domain.validation.shown``), this is the last guard.
+MESSAGE_MAX = 1_024
+
+
+def cut(text: str, limit: int = MESSAGE_MAX) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
 
 
 def _abort(context: grpc.ServicerContext, error: Exception) -> None:
@@ -77,7 +93,64 @@ def _abort(context: grpc.ServicerContext, error: Exception) -> None:
         logging.getLogger("iit").exception("unexpected error", exc_info=error)
         context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
     context.set_trailing_metadata(((ERROR_METADATA_KEY, type(error).__name__),))
-    context.abort(status, message_of(error))
+    context.abort(status, cut(message_of(error)))
+
+
+@frozen
+class Undecodable:
+    """What the server's deserializer hands the handler for bytes that do not decode as the
+    request message (invalid UTF-8 in a string, a truncated field, ...): gRPC's own answer to
+    a deserializer that raises is INTERNAL, this one's is INVALID_ARGUMENT (SPEC §7)."""
+
+    message_name: str
+    error: str
+
+
+def lenient(message_class: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    """A request deserializer that never raises: a decode error becomes ``Undecodable``."""
+    name = message_class.DESCRIPTOR.full_name
+
+    def deserialize(data: bytes) -> Message | Undecodable:
+        try:
+            return message_class.FromString(data)
+        except Exception as error:
+            return Undecodable(name, cut(f"{type(error).__name__}: {error}", 200))
+
+    return deserialize
+
+
+def register(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
+    """Serve every method of ``service`` from ``servicer``'s method of the same name, with
+    ``lenient`` request deserializers (the generated ``add_*_to_server`` would use the plain
+    ``FromString``). A method the servicer lacks answers UNIMPLEMENTED (the generated base)."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in service.methods:
+        request_class = message_factory.GetMessageClass(method.input_type)
+        response_class = message_factory.GetMessageClass(method.output_type)
+        behaviour = getattr(servicer, method.name)
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            behaviour,
+            request_deserializer=lenient(request_class),
+            response_serializer=response_class.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+
+
+def _check(request: object) -> None:
+    """What every request gets before its handler: bytes that decoded, ids of the documented
+    length and alphabet, no string beyond its bound (``wire.check_request``)."""
+    if isinstance(request, Undecodable):
+        raise InvalidArgument(
+            f"the request does not decode as {request.message_name} ({request.error}); "
+            "strings must be valid UTF-8"
+        )
+    if isinstance(request, Message):
+        wire.check_request(request)
 
 
 def unary(
@@ -95,6 +168,7 @@ def unary(
             try:
                 caller = self.deps.auth.context_caller(context)
                 caller.require_role(roles, method)
+                _check(request)
                 response = handler(self, request, caller)
             except Exception as error:
                 _finish(self.deps, method, caller, error, started)
@@ -129,6 +203,7 @@ def streaming(
             try:
                 caller = self.deps.auth.context_caller(context)
                 caller.require_role(roles, method)
+                _check(request)
                 yield from handler(self, request, caller, context)
             except Exception as error:
                 _finish(self.deps, method, caller, error, started)

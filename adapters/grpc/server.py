@@ -26,7 +26,7 @@ from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics
 from adapters.grpc.rpc import Deps
 from adapters.grpc.servicers import AdminServicer, KeeperServicer, OracleServicer, TokenServicer, add_all
-from adapters.grpc.stubs import SERVICE_NAMES, audit_pb2_grpc
+from adapters.grpc.stubs import SERVICE_NAMES
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 MAX_WORKERS = 32  # each follower of StreamEvents holds a worker while it waits...
@@ -92,8 +92,8 @@ def create_server(
         )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="iit-rpc"))
     deps = Deps(app, auth, app.metrics)
-    add_all(server, (AdminServicer(deps), OracleServicer(deps), TokenServicer(deps), KeeperServicer(deps)))
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(deps), server)
+    servicers = (AdminServicer(deps), OracleServicer(deps), TokenServicer(deps), KeeperServicer(deps))
+    add_all(server, (*servicers, AuditServicer(deps)))
     health_servicer = health_servicer or health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -11,12 +11,14 @@ import grpc
 
 from adapters.grpc import wire
 from adapters.grpc.app import events_of
+from adapters.grpc.audit import AuditServicer
 from adapters.grpc.auth import Caller
 from adapters.grpc.errors import message_of, status_of
-from adapters.grpc.rpc import ADMIN, ADMIN_OR_HOLDER, ANY_ROLE, HOLDER, ORACLE, Base, unary
+from adapters.grpc.rpc import ADMIN, ADMIN_OR_HOLDER, ANY_ROLE, HOLDER, ORACLE, Base, register, unary
 from adapters.grpc.stubs import (
     admin_pb2,
     admin_pb2_grpc,
+    audit_pb2,
     common_pb2,
     keeper_pb2,
     keeper_pb2_grpc,
@@ -276,13 +278,20 @@ class KeeperServicer(Base, keeper_pb2_grpc.KeeperServiceServicer):
 
 
 def add_all(server: grpc.Server, servicers: tuple[Base, ...]) -> None:
+    """Serve each servicer's service (``rpc.register``: undecodable requests are
+    INVALID_ARGUMENT, not gRPC's INTERNAL)."""
     for servicer in servicers:
         match servicer:
             case AdminServicer():
-                admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
+                service = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
             case OracleServicer():
-                oracle_pb2_grpc.add_OracleServiceServicer_to_server(servicer, server)
+                service = oracle_pb2.DESCRIPTOR.services_by_name["OracleService"]
             case TokenServicer():
-                token_pb2_grpc.add_TokenServiceServicer_to_server(servicer, server)
+                service = token_pb2.DESCRIPTOR.services_by_name["TokenService"]
             case KeeperServicer():
-                keeper_pb2_grpc.add_KeeperServiceServicer_to_server(servicer, server)
+                service = keeper_pb2.DESCRIPTOR.services_by_name["KeeperService"]
+            case AuditServicer():
+                service = audit_pb2.DESCRIPTOR.services_by_name["AuditService"]
+            case _:
+                raise TypeError(f"not a servicer of iit.v1: {servicer!r}")
+        register(server, servicer, service)

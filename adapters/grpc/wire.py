@@ -7,8 +7,11 @@ everything before a command reaches the node, so a rejected request writes nothi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import attrs
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters.grpc.stubs import common_pb2
@@ -16,11 +19,18 @@ from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
 from domain.fixedpoint import WAD
 from domain.model import Component, ProductState, Status
-from domain.params import Params, default_params
+from domain.params import AMOUNT_MAX, Params, check_time, default_params
+from domain.validation import (
+    check_client_request_id,
+    check_holder_id_format,
+    check_product_id,
+    check_reporter_id,
+    check_symbol,
+    shown,
+)
 
 # Amounts fit in 128 bits: 3.4e38 base units is beyond any real supply, and a bound keeps
 # arithmetic and storage of a hostile request small.
-AMOUNT_MAX = 2**128 - 1
 _DIGITS_MAX = len(str(AMOUNT_MAX))
 _UNSIGNED = re.compile(r"[0-9]+")
 _SIGNED = re.compile(r"-?[0-9]+")
@@ -32,10 +42,10 @@ def _parse(text: str, field: str, pattern: re.Pattern[str], what: str) -> int:
         raise InvalidArgument(f"{field} is required: {what} {_EXAMPLE}, got an empty string")
     if not pattern.fullmatch(text):
         if text.startswith("-") and _UNSIGNED.fullmatch(text[1:]):
-            raise InvalidArgument(f"{field} must not be negative, got {text!r}")
-        shown = text if len(text) <= 64 else text[:64] + "…"
+            raise InvalidArgument(f"{field} must not be negative, got {shown(text)}")
         raise InvalidArgument(
-            f"{field} must be {what} {_EXAMPLE}: no sign, decimal point, exponent or spaces; got {shown!r}"
+            f"{field} must be {what} {_EXAMPLE}: no sign, decimal point, exponent or spaces; "
+            f"got {shown(text)}"
         )
     digits = text.lstrip("-").lstrip("0")
     if len(digits) > _DIGITS_MAX or int(digits or "0") > AMOUNT_MAX:
@@ -44,6 +54,39 @@ def _parse(text: str, field: str, pattern: re.Pattern[str], what: str) -> int:
             f"{len(digits)}-digit number"
         )
     return int(text)
+
+
+# SPEC §7: every id and symbol of a request has a documented length and alphabet. The
+# top-level string fields of every request message are checked by name before a handler
+# runs (``check_request``); an empty one is left to the handler (required, or "all").
+# Any other string field is at most ``STRING_MAX`` characters.
+STRING_MAX = 8_192
+_ID_FIELDS: dict[str, Callable[[str, str], None]] = {
+    "product_id": lambda value, field: check_product_id(value),
+    "holder_id": check_holder_id_format,
+    "from_holder_id": check_holder_id_format,
+    "to_holder_id": check_holder_id_format,
+    "reporter_id": lambda value, field: check_reporter_id(value),
+    "request_id": lambda value, field: check_client_request_id(value),
+    "symbol": check_symbol,
+}
+
+
+def check_request(request: Message) -> None:
+    """The ids, symbols and strings of a request within their documented bounds."""
+    for descriptor in request.DESCRIPTOR.fields:
+        if descriptor.type != FieldDescriptor.TYPE_STRING or descriptor.is_repeated:
+            continue
+        value = getattr(request, descriptor.name)
+        if not value:
+            continue
+        checker = _ID_FIELDS.get(descriptor.name)
+        if checker is not None:
+            checker(value, descriptor.name)
+        elif len(value) > STRING_MAX:
+            raise InvalidArgument(
+                f"{descriptor.name} is too long: at most {STRING_MAX} characters, got {len(value)}"
+            )
 
 
 def amount(text: str, field: str) -> int:
@@ -62,9 +105,9 @@ def signed(text: str, field: str) -> int:
 
 
 def seconds(message: Timestamp, field: str) -> int:
-    """Unix seconds of a Timestamp, nanoseconds truncated toward the past."""
-    if message.seconds < 0:
-        raise InvalidArgument(f"{field} must not be before 1970, got {message.seconds}")
+    """Unix seconds of a Timestamp, nanoseconds truncated toward the past: from 1970 to
+    9800-01-01 (``domain.params.TIME_MAX_S``)."""
+    check_time(message.seconds, field)
     return message.seconds
 
 

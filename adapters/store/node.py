@@ -59,6 +59,7 @@ from domain.errors import DomainError, InvalidArgument
 from domain.events import Event
 from domain.evolve import evolve
 from domain.model import ProductState
+from domain.validation import shown, state_out_of_range
 
 CONFLICT_RETRIES = 16
 CONFLICT_BACKOFF_S = 0.002
@@ -66,7 +67,9 @@ SNAPSHOT_INTERVAL = 200
 # Store env (or process env) key overriding SNAPSHOT_INTERVAL, e.g. small for tests that must
 # exercise cold loads from snapshots without writing hundreds of events.
 SNAPSHOT_INTERVAL_ENV = "IIT_SNAPSHOT_INTERVAL"
-REQUEST_ID_MAX_LEN = 128
+# The longest request id the node stores: a client's (128, ``domain.validation``) with the
+# ``#<product_id>`` of a fanned-out price, or one of the keeper's own.
+STORED_REQUEST_ID_MAX_LEN = 256
 
 
 class RequestIdReused(DomainError):
@@ -85,6 +88,14 @@ class StoreWriteFailed(DomainError):
     """The store did not commit a batch; none of its requests was applied."""
 
     code = "UNAVAILABLE"
+
+
+class UnstorableCommand(DomainError):
+    """A command whose events could not be encoded, or would not load back (decode and
+    evolve) into a product every client can read: rejected before its commit, so that no
+    stored event can make a product unloadable (SPEC §7, no poison in the log)."""
+
+    code = "INVALID_ARGUMENT"
 
 
 @frozen
@@ -393,14 +404,45 @@ class Node(Application[Any]):
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
             decided = decide_and_apply(loaded.state if loaded else None, command, request.now)
+            encoded, state = self._load_back(loaded, decided)
         except DomainError as error:
             return error
         events = decided.events
-        after = self._add_records(batch, product_id, loaded, decided, request_id, fingerprint)
+        after = self._add_records(batch, product_id, loaded, encoded, state, request_id, fingerprint)
         batch.working[product_id] = after
         outcome = Outcome(tuple(events), after.state if after else None, replayed=False)
         batch.requests[request_id] = (fingerprint, product_id, outcome)
         return outcome
+
+    def _load_back(
+        self, loaded: Loaded | None, decided: Draft
+    ) -> tuple[list[tuple[str, int, EncodedPayload]], ProductState | None]:
+        """The decided events encoded as they will be stored, and the state a cold load of
+        them gives: each payload is decoded from the very JSON the store will hold (through
+        the store's transcoder), upcast and structured, then evolved from the state before.
+        Anything that fails, or a state with a time no client could be shown, rejects the
+        command with ``UnstorableCommand``: it never reaches the commit. The state returned
+        is the replayed one, so what the node caches is what it would load."""
+        state = loaded.state if loaded else None
+        encoded: list[tuple[str, int, EncodedPayload]] = []
+        for event in decided.events:
+            name = type(event).__name__
+            try:
+                type_name, schema, plain = encode_event(event)
+                payload = EncodedPayload(plain)
+                stored = self.mapper.transcoder.decode(payload.json.encode())
+                state = evolve(state, decode_event(type_name, schema, stored))
+            except Exception as error:
+                raise UnstorableCommand(
+                    f"the command's {name} event would not load back ({type(error).__name__}: "
+                    f"{str(error)[:200]}); nothing was written"
+                ) from error
+            encoded.append((type_name, schema, payload))
+        if state is not None and decided.events:
+            problem = state_out_of_range(state, loaded.state if loaded else None)
+            if problem is not None:
+                raise UnstorableCommand(f"the command would leave the product unreadable: {problem}")
+        return encoded, state
 
     def _markers_of(self, requests: Sequence[Request]) -> tuple[int, dict[str, RequestRecorded]]:
         """The store's last notification id and the markers of those of ``requests``
@@ -476,24 +518,21 @@ class Node(Application[Any]):
         batch: _Batch,
         product_id: str,
         loaded: Loaded | None,
-        decided: Draft,
+        encoded: list[tuple[str, int, EncodedPayload]],
+        state: ProductState | None,
         request_id: str,
         fingerprint: str,
     ) -> Loaded | None:
-        """Append the stored records of the ``decided`` events (hash-chained after
+        """Append the stored records of the ``encoded`` events (hash-chained after
         ``loaded``) and the request's marker to the batch; return the product as it will be
-        once committed (the decision's own state after its events)."""
-        events = decided.events
-        state = decided.state if events else (loaded.state if loaded else None)
+        once committed (``state``: as its events load back)."""
         version = loaded.version if loaded else 0
         prev_hash = loaded.last_hash if loaded else GENESIS_HASH
         stream_id = product_stream_id(product_id)
         first_version = version + 1
-        for index, event in enumerate(events):
+        for index, (type_name, schema, payload) in enumerate(encoded):
             version += 1
-            type_name, schema, plain = encode_event(event)
-            payload = EncodedPayload(plain)
-            decision_end = index == len(events) - 1
+            decision_end = index == len(encoded) - 1
             digest = chain_hash_encoded(
                 product_id, version, type_name, schema, payload.json, request_id, decision_end, prev_hash
             )
@@ -512,7 +551,7 @@ class Node(Application[Any]):
                 )
             )
             prev_hash = digest
-        if loaded is None and events:
+        if loaded is None and encoded:
             # A launch also lists the product, in the same transaction: two launches racing
             # for the same registry version are decided again like any other conflict.
             batch.launches += 1
@@ -531,7 +570,7 @@ class Node(Application[Any]):
                 product_id=product_id,
                 fingerprint=fingerprint,
                 first_version=first_version,
-                event_count=len(events),
+                event_count=len(encoded),
             )
         )
         return Loaded(state, version, prev_hash) if state is not None else None
@@ -561,7 +600,9 @@ class Node(Application[Any]):
 
 
 def _check_request_id(request_id: str) -> None:
-    if not request_id or len(request_id) > REQUEST_ID_MAX_LEN or not request_id.isprintable():
+    """The id stored for a request: a client's (checked at the edge by
+    ``domain.validation.check_client_request_id``) or one the node made from it."""
+    if not request_id or len(request_id) > STORED_REQUEST_ID_MAX_LEN or not request_id.isprintable():
         raise InvalidArgument(
-            f"request_id must be 1-{REQUEST_ID_MAX_LEN} printable characters, got {request_id!r}"
+            f"request_id must be 1-{STORED_REQUEST_ID_MAX_LEN} printable characters, got {shown(request_id)}"
         )

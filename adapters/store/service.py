@@ -7,10 +7,11 @@ from attrs import Factory, field, frozen
 
 from adapters.clock import Clock
 from adapters.store.audit import AuditReport, audit
-from adapters.store.node import REQUEST_ID_MAX_LEN, Node, Outcome
+from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
 from domain.errors import InvalidArgument, InvalidPriceReport
+from domain.validation import NODE_ID_MARK, shown
 
 
 @frozen
@@ -47,18 +48,19 @@ class NodeService:
 
     def fan_out_ids(self, symbol: str, request_id: str) -> dict[str, str]:
         """The request id of a price report for each product holding ``symbol``
-        (``request_id#product_id``, so a retried report applies once per product), checked
+        (``request_id#product_id``, so a retried report applies once per product). The '#'
+        puts it in the node's namespace: a client's own ids never contain one. Checked
         before any product sees the report: a fan-out that failed half-way on an id too
         long would fail the same way on every retry, never completing."""
         products = self.holders_of(symbol)
         if not products:
-            raise InvalidPriceReport(f"no product holds {symbol!r}")
-        ids = {pid: f"{request_id}#{pid}" for pid in products}
-        too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
+            raise InvalidPriceReport(f"no product holds {shown(symbol)}")
+        ids = {pid: f"{request_id}{NODE_ID_MARK}{pid}" for pid in products}
+        too_long = [i for i in ids.values() if len(i) > STORED_REQUEST_ID_MAX_LEN]
         if too_long:
             raise InvalidArgument(
-                f"request_id {request_id!r} is too long for the fan-out: {too_long[0]!r} has more "
-                f"than {REQUEST_ID_MAX_LEN} characters"
+                f"request_id {shown(request_id)} is too long for the fan-out: {shown(too_long[0])} has "
+                f"more than {STORED_REQUEST_ID_MAX_LEN} characters"
             )
         return ids
 
@@ -73,9 +75,10 @@ class NodeService:
     def keeper_request_id(self, product_id: str, now: int) -> str:
         """The keeper's request id for ``product_id`` at ``now``. It names the stream version
         the keeper saw: two keepers that saw the same log tick the product once, and a tick
-        after new events at the same moment (a fresh price, say) is decided again."""
+        after new events at the same moment (a fresh price, say) is decided again. It starts
+        with '#', which no client id contains: no client can take, block or replay it."""
         loaded = self.node.load(product_id)
-        return f"keeper:{product_id}:{now}:{loaded.version if loaded else 0}"
+        return f"{NODE_ID_MARK}keeper:{product_id}:{now}:{loaded.version if loaded else 0}"
 
     def tick(self) -> dict[str, Outcome]:
         """The keeper: accrue, settle or pull the ripcord, and run due rebalances, for every

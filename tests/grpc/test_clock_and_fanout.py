@@ -96,11 +96,24 @@ def test_a_price_every_product_rejects_fails_and_writes_nothing(node):
     assert product.index_price == "0"
 
 
-def test_a_price_whose_fan_out_ids_would_be_too_long_reaches_no_product(node):
+def test_a_client_id_of_the_longest_length_fans_out_to_every_product(node):
+    """The node's ids live apart from the client's (``<id>#<product>``) and are allowed to
+    be longer: a 128-character id, the longest a client may send, reaches every product
+    whatever the length of their ids."""
     node.launch("S")
-    node.launch("A-PRODUCT-WITH-A-MUCH-LONGER-ID")
-    before = node.stored_count()
-    request_id = "p" * (128 - len("#S"))  # fits with "#S", too long with the longer product id
+    node.launch("A-PRODUCT-WITH-A-MUCH-LONGER-ID-" + "X" * 32)
+    request_id = "p" * 128
+    response = node.r1.oracle.ReportPrice(
+        oracle_pb2.ReportPriceRequest(
+            symbol="BTC",
+            price=str(PRICES["BTC"]),
+            observed_at=Timestamp(seconds=T0),
+            reporter_id="r1",
+            request_id=request_id,
+        ),
+        metadata=node.r1.md,
+    )
+    assert [o.applied for o in response.outcomes] == [True, True]
     rejected(
         lambda: node.r1.oracle.ReportPrice(
             oracle_pb2.ReportPriceRequest(
@@ -108,11 +121,10 @@ def test_a_price_whose_fan_out_ids_would_be_too_long_reaches_no_product(node):
                 price=str(PRICES["BTC"]),
                 observed_at=Timestamp(seconds=T0),
                 reporter_id="r1",
-                request_id=request_id,
+                request_id=request_id + "p",
             ),
             metadata=node.r1.md,
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "too long for the fan-out",
+        "request_id must be 1-128",
     )
-    assert node.stored_count() == before

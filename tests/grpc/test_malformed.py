@@ -157,10 +157,16 @@ OUT_OF_RANGE = [
     ({"mint_fee_bps": -1}, "mint_fee_bps must be in [0, 1000]"),
     ({"max_price_move": str(2 * WAD)}, "max_price_move must be in (0, 1)"),
     ({"oracle_quorum": 0}, "oracle_quorum must be in [1, 64]"),
-    ({"rebalance_interval_s": 0}, "rebalance_interval_s must be positive"),
+    ({"rebalance_interval_s": 0}, "rebalance_interval_s must be in [1, 3153600000]"),
+    # SPEC §7: intervals and ages have sane maxima (the poison: 2^63-ish intervals).
+    ({"rebalance_interval_s": 9223372036854689407}, "rebalance_interval_s must be in [1, 3153600000]"),
+    ({"rebalance_interval_s": 2**62}, "rebalance_interval_s must be in [1, 3153600000]"),
+    ({"max_oracle_age_s": 2**63 - 1}, "max_oracle_age_s must be in [1, 31622400]"),
+    ({"max_oracle_age_s": 0}, "max_oracle_age_s must be in [1, 31622400]"),
     ({"band_low": "0"}, "band_low must be in (0, |target_leverage|)"),
     ({"collateral_decimals": 40}, "collateral_decimals must be in [0, 18]"),
-    ({"supply_cap": "-1"}, "supply_cap must be >= 0"),
+    ({"supply_cap": "-1"}, "supply_cap must be in [0, 340282366920938463463374607431768211455]"),
+    ({"max_trade_notional": str(2**128)}, "params.max_trade_notional is out of range"),
     (
         {"target_leverage": str(-2 * WAD), "max_price_move": str(4 * WAD // 10)},
         "must be < 1 so that an accepted move cannot wipe out equity",

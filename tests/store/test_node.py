@@ -78,7 +78,7 @@ def test_a_command_on_an_unknown_product_is_not_found(store_url):
         Node.open(store_url).execute("nope", cmd.Tick(), "t1", T0)
 
 
-@pytest.mark.parametrize("request_id", ["", "x" * 129, "bad\nid"])
+@pytest.mark.parametrize("request_id", ["", "x" * 257, "bad\nid"])
 def test_a_malformed_request_id_is_rejected(store_url, request_id):
     with pytest.raises(InvalidArgument, match="request_id"):
         launched_node(store_url).execute("P", cmd.Tick(), request_id, T0)
