@@ -17,6 +17,7 @@ from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
 
 EXIT_VIOLATION = 1
 EXIT_COULD_NOT_RUN = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
 
 
 @click.group(help="iit-node: the off-chain protocol node for inverse index tokens.")
@@ -80,6 +81,11 @@ def audit(store: str, product_id: str | None, progress_every: int, processes: in
             progress_every=progress_every,
             processes=processes,
         )
+    except KeyboardInterrupt:
+        # Interrupted is neither clean (0) nor a violation (1) nor a store that could not be
+        # read (2): 130, the shell's code for Ctrl-C.
+        click.echo("audit: interrupted", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     except StoreUrlError as error:
         click.echo(f"audit: {error}", err=True)
         raise SystemExit(EXIT_COULD_NOT_RUN) from error

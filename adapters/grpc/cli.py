@@ -146,8 +146,16 @@ def serve(
         )
         run(config)
     except (auth.AuthConfigError, ConfigError, StoreUrlError) as error:
-        click.echo(f"serve: {error}", err=True)
+        # SPEC §7: one line saying what and where, exit 2, no traceback.
+        click.echo(f"serve: {_one_line(str(error))}", err=True)
         raise SystemExit(EXIT_COULD_NOT_RUN) from error
+    except Exception as error:  # anything else that stops a start: still one line
+        click.echo(f"serve: could not start: {type(error).__name__}: {_one_line(str(error))}", err=True)
+        raise SystemExit(EXIT_COULD_NOT_RUN) from error
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
 
 
 def _when(seconds: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import socket
 import threading
 from concurrent import futures
 from pathlib import Path
@@ -27,6 +28,8 @@ from adapters.grpc.metrics import Metrics
 from adapters.grpc.rpc import Deps
 from adapters.grpc.servicers import AdminServicer, KeeperServicer, OracleServicer, TokenServicer, add_all
 from adapters.grpc.stubs import SERVICE_NAMES
+from adapters.store.url import StoreUrlError, redacted
+from domain.params import TIME_MAX_S
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 MAX_WORKERS = 32  # each follower of StreamEvents holds a worker while it waits...
@@ -48,12 +51,22 @@ class TlsFiles:
     client_ca: Path | None = None
 
     def credentials(self) -> grpc.ServerCredentials:
-        try:
-            pair = (self.key.read_bytes(), self.cert.read_bytes())
-            ca = self.client_ca.read_bytes() if self.client_ca else None
-        except OSError as error:
-            raise ConfigError(f"TLS: {error}") from error
-        return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
+        cert, key = _pem(self.cert, "--tls-cert"), _pem(self.key, "--tls-key")
+        ca = _pem(self.client_ca, "--tls-client-ca") if self.client_ca else None
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+        )
+
+
+def _pem(path: Path, option: str) -> bytes:
+    """A PEM file's bytes, or a ``ConfigError`` naming the option and the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{option} {path}: cannot read: {error.strerror or error}") from error
+    if b"-----BEGIN " not in data:
+        raise ConfigError(f"{option} {path}: not a PEM file (no -----BEGIN line)")
+    return data
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -61,6 +74,29 @@ def split_address(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ConfigError(f"--listen must be host:port (e.g. {DEFAULT_LISTEN}), got {address!r}")
     return host.strip("[]"), int(port)
+
+
+def check_port_free(address: str, what: str) -> None:
+    """Refuse, in one line, an address another process listens on (SPEC §7: a node never
+    shares its port). gRPC is told not to share it either (``grpc.so_reuseport`` off); this
+    probe only says so before gRPC's own multi-line complaint."""
+    host, port = split_address(address)
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise ConfigError(f"{what} {address}: cannot resolve {host!r}: {error.strerror}") from error
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                raise ConfigError(
+                    f"{what} {address}: cannot listen: {error.strerror or error} "
+                    "(is another process, or another node, using this port?)"
+                ) from error
 
 
 def is_loopback(host: str) -> bool:
@@ -90,7 +126,12 @@ def create_server(
             f"no credentials are configured (development mode): refusing to listen on {address}; "
             "bind a loopback address (127.0.0.1) or configure tokens with --auth-file / IIT_AUTH_TOKENS"
         )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="iit-rpc"))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="iit-rpc"),
+        # gRPC sets SO_REUSEPORT by default: a second node on the same port would start and
+        # silently take part of the traffic. Off, binding a port in use fails.
+        options=[("grpc.so_reuseport", 0)],
+    )
     deps = Deps(app, auth, app.metrics)
     servicers = (AdminServicer(deps), OracleServicer(deps), TokenServicer(deps), KeeperServicer(deps))
     add_all(server, (*servicers, AuditServicer(deps)))
@@ -101,9 +142,17 @@ def create_server(
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_secure_port(address, tls.credentials()) if tls else server.add_insecure_port(address)
+    credentials = tls.credentials() if tls else None
+    refused = f"--listen {address}: cannot listen (port in use, or address not available)"
+    try:
+        if credentials is not None:
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise ConfigError(refused) from error
     if port == 0:
-        raise ConfigError(f"could not bind {address}")
+        raise ConfigError(refused)
     return server, port
 
 
@@ -169,16 +218,48 @@ def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> 
                 )
 
 
+def open_app(config: NodeConfig, metrics: Metrics) -> NodeApp:
+    """The node's store, or a one-line ``ConfigError`` saying which store and why not."""
+    if config.start is not None and not 0 <= config.start <= TIME_MAX_S:
+        raise ConfigError(f"--start {config.start}: must be 0 to {TIME_MAX_S} Unix seconds (1970 to 9800)")
+    try:
+        return NodeApp.open(config.store_url, config.clock, config.start, metrics, config.max_followers)
+    except StoreUrlError:
+        raise
+    except Exception as error:  # a store that cannot be opened or reached, whatever the driver says
+        first = (str(error).strip().splitlines() or [""])[0][:300]
+        raise ConfigError(
+            f"--store {redacted(config.store_url)}: cannot open the store: {type(error).__name__}: {first}"
+        ) from error
+
+
 def start_node(config: NodeConfig) -> RunningNode:
-    metrics = Metrics()
-    app = NodeApp.open(config.store_url, config.clock, config.start, metrics, config.max_followers)
-    health_servicer = health.HealthServicer()
-    server, port = create_server(config.listen, app, config.auth, config.tls, health_servicer)
-    metrics_server, metrics_port = None, None
+    """Start a node; every start-up failure is a one-line ``ConfigError`` (or the auth and
+    store-URL errors), raised before anything is served."""
+    check_port_free(config.listen, "--listen")
     if config.metrics_listen:
-        host, wanted = split_address(config.metrics_listen)
-        metrics_server = metrics.serve(host, wanted)
-        metrics_port = metrics_server.server_port
+        check_port_free(config.metrics_listen, "--metrics-listen")
+    if config.tls:
+        config.tls.credentials()  # unreadable or non-PEM files fail before the store opens
+    metrics = Metrics()
+    app = open_app(config, metrics)
+    health_servicer = health.HealthServicer()
+    try:
+        server, port = create_server(config.listen, app, config.auth, config.tls, health_servicer)
+        metrics_server, metrics_port = None, None
+        if config.metrics_listen:
+            host, wanted = split_address(config.metrics_listen)
+            try:
+                metrics_server = metrics.serve(host, wanted)
+            except OSError as error:
+                raise ConfigError(
+                    f"--metrics-listen {config.metrics_listen}: cannot listen: {error.strerror or error}"
+                ) from error
+            metrics_port = metrics_server.server_port
+    except BaseException:
+        app.service.close()
+        app.node.close()
+        raise
     for product_id in app.product_ids():
         metrics.observe_state(app.load(product_id).state)
     server.start()
