@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 from attrs import define, field, frozen
 
 from adapters.clock import SimulatedClock, SystemClock
-from adapters.grpc.errors import TooManyFollowers, WallClockTick
+from adapters.grpc.errors import TooManyStreams, WallClockTick
 from adapters.grpc.metrics import Metrics
 from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
@@ -54,11 +54,11 @@ class NodeApp:
     store_url: str
     clock_mode: ClockMode
     metrics: Metrics | None = None
-    max_followers: int = 16
+    max_streams: int = 16
     _lock: threading.RLock = field(factory=threading.RLock)
     _commits: threading.Condition = field(factory=threading.Condition)
     _committed: int = 0
-    _followers: int = 0
+    _streams: int = 0
 
     @classmethod
     def open(
@@ -67,7 +67,7 @@ class NodeApp:
         clock_mode: ClockMode,
         start: int | None = None,
         metrics: Metrics | None = None,
-        max_followers: int = 16,
+        max_streams: int = 16,
     ) -> NodeApp:
         node = Node.open(store_url)
         clock: SimulatedClock | SystemClock
@@ -77,7 +77,7 @@ class NodeApp:
             )
         else:
             clock = SystemClock()
-        return cls(NodeService(node, clock), store_url, clock_mode, metrics, max_followers)
+        return cls(NodeService(node, clock), store_url, clock_mode, metrics, max_streams)
 
     @property
     def node(self) -> Node:
@@ -196,19 +196,23 @@ class NodeApp:
             return self._committed
 
     @contextlib.contextmanager
-    def follower_slot(self) -> Iterator[None]:
-        """Hold one of ``max_followers`` slots for a following stream, or refuse."""
+    def stream_slot(self) -> Iterator[None]:
+        """Hold one of ``max_streams`` slots for a StreamEvents, or refuse. Replays and
+        follows alike: a client that does not read blocks its server thread on flow
+        control whichever it asked for, so both are bounded, leaving threads for unary
+        calls and health checking (SPEC §7)."""
         with self._commits:
-            if self._followers >= self.max_followers:
-                raise TooManyFollowers(
-                    f"{self.max_followers} streams already follow the log; retry later or read without follow"
+            if self._streams >= self.max_streams:
+                raise TooManyStreams(
+                    f"{self.max_streams} streams are already open (replays and follows alike); "
+                    "retry later, or read the open ones to their end"
                 )
-            self._followers += 1
+            self._streams += 1
         try:
             yield
         finally:
             with self._commits:
-                self._followers -= 1
+                self._streams -= 1
 
     @property
     def committed(self) -> int:

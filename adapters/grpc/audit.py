@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import grpc
@@ -47,8 +46,7 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
         app = self.deps.app
         if request.product_id:
             app.load(request.product_id)  # NOT_FOUND for an unknown product
-        slot = app.follower_slot() if request.follow else contextlib.nullcontext()
-        with slot:
+        with app.stream_slot():
             yield from self._stream(request, context)
 
     def _stream(

@@ -25,6 +25,11 @@ class TooManyFollowers(Exception):
     """Every slot for a following StreamEvents is taken (each holds a server thread)."""
 
 
+class TooManyStreams(TooManyFollowers):
+    """Every slot for a StreamEvents (a replay or a follow: each holds a server thread while
+    its client reads, or does not) is taken; unary calls keep the remaining threads."""
+
+
 class Unauthenticated(Exception):
     """No bearer token, or one the node does not know."""
 
@@ -68,6 +73,7 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     ConcurrencyConflict: S.ABORTED,
     # Capacity: following streams are limited so that they cannot starve other RPCs.
     TooManyFollowers: S.RESOURCE_EXHAUSTED,
+    TooManyStreams: S.RESOURCE_EXHAUSTED,
     # Credentials.
     Unauthenticated: S.UNAUTHENTICATED,
     PermissionDenied: S.PERMISSION_DENIED,

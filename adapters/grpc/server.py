@@ -32,8 +32,8 @@ from adapters.store.url import StoreUrlError, redacted
 from domain.params import TIME_MAX_S
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
-MAX_WORKERS = 32  # each follower of StreamEvents holds a worker while it waits...
-MAX_FOLLOWERS = 16  # ...so at most this many follow at once, leaving workers for commands
+MAX_WORKERS = 32  # each StreamEvents holds a worker while its client reads (or does not)...
+MAX_STREAMS = 16  # ...so at most this many stream at once, leaving workers for unary calls
 KEEPER_INTERVAL_S = 60.0
 
 
@@ -166,7 +166,7 @@ class NodeConfig:
     tls: TlsFiles | None = None
     metrics_listen: str | None = None  # host:port of /metrics; None: no metrics endpoint
     keeper_interval_s: float = KEEPER_INTERVAL_S
-    max_followers: int = MAX_FOLLOWERS
+    max_streams: int = MAX_STREAMS
 
 
 @define
@@ -223,7 +223,7 @@ def open_app(config: NodeConfig, metrics: Metrics) -> NodeApp:
     if config.start is not None and not 0 <= config.start <= TIME_MAX_S:
         raise ConfigError(f"--start {config.start}: must be 0 to {TIME_MAX_S} Unix seconds (1970 to 9800)")
     try:
-        return NodeApp.open(config.store_url, config.clock, config.start, metrics, config.max_followers)
+        return NodeApp.open(config.store_url, config.clock, config.start, metrics, config.max_streams)
     except StoreUrlError:
         raise
     except Exception as error:  # a store that cannot be opened or reached, whatever the driver says
