@@ -96,6 +96,8 @@ def describe(events: list[ev.Event]) -> str:
                 notes.append(f"halt resolved by {event.resolved_by}, accepted={event.accepted}")
             case ev.Settled():
                 notes.append(f"settled, bad debt {fixed(event.bad_debt, 6, 2)}")
+            case ev.FeesClaimed():
+                notes.append(f"fees claimed: {wad(event.tokens, 2)} tokens to {event.to_holder_id}")
             case ev.PriceAccepted() if event.move_wad:
                 notes.append(f"index price {wad(event.index_price_wad, 2)} accepted")
             case ev.Paused() | ev.Resumed() | ev.ProductLaunched():

@@ -98,3 +98,12 @@ class ReconstituteIndex(Command):
 @frozen
 class SettleProduct(Command):
     """An admin's wind-down: close the debt at the accepted price, then pro-rata redemption."""
+
+
+@frozen
+class ClaimFees(Command):
+    """An admin moves ``token_amount`` of the treasury's fee tokens to a named holder: the
+    only way the treasury's tokens move (SPEC §2, Fees to the treasury)."""
+
+    to_holder_id: str
+    token_amount: int

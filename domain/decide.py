@@ -14,6 +14,7 @@ from typing import Any
 from domain import commands as cmd
 from domain import events as ev
 from domain.decide_admin import (
+    decide_claim_fees,
     decide_launch,
     decide_pause,
     decide_reconstitute,
@@ -47,6 +48,7 @@ _DECISIONS: dict[type[cmd.Command], Callable[[Any, Any, int], Draft]] = {
     cmd.ResolveHalt: decide_resolve_halt,
     cmd.ReconstituteIndex: decide_reconstitute,
     cmd.SettleProduct: decide_settle,
+    cmd.ClaimFees: decide_claim_fees,
 }
 
 

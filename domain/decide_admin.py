@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from domain import events as ev
 from domain.commands import (
+    ClaimFees,
     LaunchProduct,
     Pause,
     ReconstituteIndex,
@@ -24,6 +25,7 @@ from domain.draft import (
     settle_or_ripcord,
 )
 from domain.errors import (
+    InsufficientBalance,
     InvalidArgument,
     InvalidParameters,
     InvalidTransition,
@@ -31,10 +33,10 @@ from domain.errors import (
     ProductNotHalted,
 )
 from domain.evolve import evolve
-from domain.model import ProductState
+from domain.model import TREASURY_HOLDER, ProductState
 from domain.oracle import index_price_wad, reconstituted_components
 from domain.params import validate_params
-from domain.validation import check_components, check_product_id
+from domain.validation import check_components, check_holder_id, check_positive, check_product_id
 
 
 def decide_launch(state: ProductState | None, command: LaunchProduct, now: int) -> Draft:
@@ -151,4 +153,28 @@ def decide_settle(state: ProductState, command: SettleProduct, now: int) -> Draf
     draft = Draft(state)
     accrue(draft, now)
     settle(draft, now, "admin wind-down")
+    return draft
+
+
+def decide_claim_fees(state: ProductState, command: ClaimFees, now: int) -> Draft:
+    """Move fee tokens from the treasury to ``to_holder_id`` (SPEC §2): the streaming fee is
+    accrued to ``now`` first, so what has accrued can be claimed."""
+    check_holder_id(command.to_holder_id, "to_holder_id")
+    check_positive(command.token_amount, "token_amount")
+    draft = Draft(state)
+    accrue(draft, now)
+    treasury = draft.state.balance_of(TREASURY_HOLDER)
+    if treasury < command.token_amount:
+        raise InsufficientBalance(
+            f"the treasury holds {treasury} tokens of {state.product_id}, "
+            f"asked to claim {command.token_amount}"
+        )
+    draft.emit(
+        ev.FeesClaimed(
+            at=now,
+            to_holder_id=command.to_holder_id,
+            tokens=command.token_amount,
+            treasury_after=treasury - command.token_amount,
+        )
+    )
     return draft

@@ -221,6 +221,15 @@ class SettlementRedeemed(Event):
     movements: tuple[Movement, ...]
 
 
+@frozen(kw_only=True)
+class FeesClaimed(Event):
+    """An admin moved fee tokens from the treasury to a holder (``AdminService.ClaimFees``)."""
+
+    to_holder_id: str
+    tokens: int
+    treasury_after: int
+
+
 ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     ProductLaunched,
     PriceReported,
@@ -239,4 +248,5 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     IndexReconstituted,
     Settled,
     SettlementRedeemed,
+    FeesClaimed,
 )

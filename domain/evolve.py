@@ -156,6 +156,16 @@ def _(event: ev.Transferred, state: ProductState) -> ProductState:
 
 
 @_apply.register
+def _(event: ev.FeesClaimed, state: ProductState) -> ProductState:
+    return attrs.evolve(
+        state,
+        balances=_add_tokens(
+            state.balances, (TREASURY_HOLDER, -event.tokens), (event.to_holder_id, event.tokens)
+        ),
+    )
+
+
+@_apply.register
 def _(event: ev.Rebalanced, state: ProductState) -> ProductState:
     return attrs.evolve(
         state,

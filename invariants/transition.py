@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from domain import events as ev
 from domain.fixedpoint import BPS, WAD, collateral_scale
-from domain.model import ProductState
+from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, ProductState
 from domain.vault_math import equity
 from invariants.verdict import Verdict, holds, violated
 
@@ -180,6 +180,34 @@ def settlement_recorded(before: ProductState | None, event: ev.Event, after: Pro
     return holds(name)
 
 
+def treasury_moves_only_by_claim(
+    before: ProductState | None, event: ev.Event, after: ProductState
+) -> Verdict:
+    """SPEC §2: the treasury is a reserved holder; its tokens leave it only by
+    ``FeesClaimed`` (``AdminService.ClaimFees``), exactly the claimed amount, to the named
+    holder, never to a reserved one."""
+    name = "treasury_moves_only_by_claim"
+    if before is None:
+        return holds(name)
+    was, now = before.balance_of(TREASURY_HOLDER), after.balance_of(TREASURY_HOLDER)
+    if isinstance(event, ev.FeesClaimed):
+        if event.to_holder_id in (TREASURY_HOLDER, LOCKED_HOLDER):
+            return violated(name, f"fees claimed to the reserved holder {event.to_holder_id!r}")
+        gained = after.balance_of(event.to_holder_id) - before.balance_of(event.to_holder_id)
+        if now != was - event.tokens or gained != event.tokens or now != event.treasury_after:
+            return violated(
+                name,
+                f"claim of {event.tokens}: treasury {was} -> {now} (recorded {event.treasury_after}), "
+                f"{event.to_holder_id} gained {gained}",
+            )
+        return holds(name)
+    if now < was:
+        return violated(
+            name, f"{type(event).__name__} took {was - now} tokens from the treasury without a claim"
+        )
+    return holds(name)
+
+
 TRANSITION_INVARIANTS: tuple[TransitionInvariant, ...] = (
     no_dilution,
     no_free_money,
@@ -187,6 +215,7 @@ TRANSITION_INVARIANTS: tuple[TransitionInvariant, ...] = (
     lifecycle_respected,
     reconstitution_continuous,
     settlement_recorded,
+    treasury_moves_only_by_claim,
 )
 
 

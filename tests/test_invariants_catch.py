@@ -83,7 +83,23 @@ def _halted() -> Log:
     return tuple(map(tuple, s.decisions))
 
 
-LOGS = {"trading": _trading, "wind_down": _wind_down, "ripcord": _ripcord, "halted": _halted}
+@cache
+def _claimed() -> Log:
+    """A day of streaming fee, then an admin claims half the treasury's tokens for carol."""
+    s = minted(1_000 * USDC)
+    s.advance(86_400)
+    s.run(cmd.ClaimFees("carol", 1))
+    s.run(cmd.ClaimFees("carol", s.product.balance_of("treasury") // 2))
+    return tuple(map(tuple, s.decisions))
+
+
+LOGS = {
+    "trading": _trading,
+    "wind_down": _wind_down,
+    "ripcord": _ripcord,
+    "halted": _halted,
+    "claimed": _claimed,
+}
 
 
 def _flat(log: Log) -> list[ev.Event]:
@@ -319,7 +335,8 @@ BREAKS = (
     Break("rounding_favours_vault", "a negative payout",
           _edited(_trading, ev.Redeemed, collateral_out=lambda e: -1), "negative fee, cost or payout"),
     Break("rounding_favours_vault", "a negative streaming fee",
-          _edited(_trading, ev.Accrued, streaming_fee_tokens=lambda e: -1), "negative streaming fee -1"),
+          _edited(_trading, ev.Accrued, streaming_fee_tokens=lambda e: -1), "negative streaming fee -1",
+          also=frozenset({"treasury_moves_only_by_claim"})),  # a negative fee takes from the treasury
     Break("lifecycle_respected", "minted while paused", _in_status(_trading, ev.Minted, paused=True),
           "minted while PAUSED"),
     Break("lifecycle_respected", "minted while halted", _in_status(_trading, ev.Minted, halted=True),
@@ -343,6 +360,14 @@ BREAKS = (
     Break("settlement_recorded", "debt valued one unit low at settlement",
           _edited(_wind_down, ev.Settled, debt_value=lambda e: e.debt_value - 1,
                   repaid=lambda e: e.repaid - 1), "below its value at the price"),
+    Break("treasury_moves_only_by_claim", "a transfer out of the treasury",
+          _edited(_trading, ev.Transferred, from_holder_id=lambda e: "treasury"),
+          "Transferred took 10000000000000000000 tokens from the treasury without a claim"),
+    Break("treasury_moves_only_by_claim", "a claim recorded short of what it took",
+          _edited(_claimed, ev.FeesClaimed, treasury_after=lambda e: e.treasury_after + 1), "(recorded"),
+    Break("treasury_moves_only_by_claim", "a claim to the locked holder",
+          _edited(_claimed, ev.FeesClaimed, to_holder_id=lambda e: "locked:minimum-supply"),
+          "to the reserved holder"),
 )
 # fmt: on
 COVERED = {b.law for b in BREAKS}
@@ -389,6 +414,7 @@ JUDGED = {
     "lifecycle_respected": [("wind_down", ev.Redeemed), ("wind_down", ev.Settled),
                             ("wind_down", ev.SettlementRedeemed), ("ripcord", ev.Rebalanced)],
     "reconstitution_continuous": [("trading", ev.IndexReconstituted)],
+    "treasury_moves_only_by_claim": [("claimed", ev.FeesClaimed), ("claimed", ev.Accrued)],
 }
 # fmt: on
 

@@ -109,6 +109,23 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
         )
 
 
+    @unary(ADMIN)
+    def ClaimFees(  # noqa: N802
+        self, request: admin_pb2.ClaimFeesRequest, caller: Caller
+    ) -> admin_pb2.ClaimFeesResponse:
+        command = cmd.ClaimFees(request.to_holder_id, wire.amount(request.token_amount, "token_amount"))
+        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        claimed = events_of(outcome, ev.FeesClaimed)[0]
+        assert outcome.state is not None
+        return admin_pb2.ClaimFeesResponse(
+            tokens_claimed=str(claimed.tokens),
+            treasury_tokens=str(claimed.treasury_after),
+            position=wire.position(outcome.state, request.to_holder_id),
+            product=_product(self, request.product_id),
+            replayed=outcome.replayed,
+        )
+
+
 class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
     @unary(ORACLE)
     def ReportPrice(  # noqa: N802
