@@ -108,7 +108,6 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
             replayed=outcome.replayed,
         )
 
-
     @unary(ADMIN)
     def ClaimFees(  # noqa: N802
         self, request: admin_pb2.ClaimFeesRequest, caller: Caller
