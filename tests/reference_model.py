@@ -257,6 +257,13 @@ class ReferenceModel:
         self.balances[e.to_holder_id] += e.tokens
         self.windows.pop(e.to_holder_id, None)  # tokens received, not paid for
 
+    def _on_FeesClaimed(self, e: ev.FeesClaimed) -> None:
+        _check(0 < e.tokens <= self.balances[TREASURY_HOLDER], "claim within the treasury")
+        _check(e.to_holder_id not in (TREASURY_HOLDER, LOCKED_HOLDER), "claim to a holder")
+        self.balances[TREASURY_HOLDER] -= e.tokens
+        self.balances[e.to_holder_id] += e.tokens
+        self.windows.pop(e.to_holder_id, None)  # tokens received, not paid for
+
     def _on_Rebalanced(self, e: ev.Rebalanced) -> None:
         _check(not (self.halted or self.settled) and self.supply > 0, "rebalance allowed")
         lev_low, lev_high = self.leverage_bounds_wad()

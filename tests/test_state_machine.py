@@ -34,7 +34,7 @@ from domain import events as ev
 from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import DomainError, InsufficientBalance, InvalidArgument, ProductPaused, RedeemTooSmall
 from domain.evolve import evolve
-from domain.model import LOCKED_HOLDER, Component
+from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Component
 from domain.params import default_params
 from invariants.log import check_log, replay
 from invariants.state import check_decision_end, check_state
@@ -206,7 +206,19 @@ class ProductMachine(RuleBasedStateMachine):
         self.canaries["round trip checked"] += 1
 
     def _redeemers(self) -> list[str]:
-        return sorted(h for h, b in self.product.balances.items() if b > 0 and h != LOCKED_HOLDER)
+        # The treasury and the locked holder are reserved: no holder acts for them (SPEC §2).
+        reserved = (LOCKED_HOLDER, TREASURY_HOLDER)
+        return sorted(h for h, b in self.product.balances.items() if b > 0 and h not in reserved)
+
+    @precondition(lambda self: self._launched() and self.product.balance_of(TREASURY_HOLDER) > 0)
+    @rule(holder=holders, fraction=FRACTIONS)
+    def claim_fees(self, holder, fraction):
+        """The admin claims streamed fees for a holder: the treasury's tokens' only way out."""
+        treasury = self.product.balance_of(TREASURY_HOLDER)
+        tokens = max(1, int(treasury * fraction))
+        result = self._run(cmd.ClaimFees(holder, tokens))
+        assert not isinstance(result, DomainError)
+        assert any(isinstance(e, ev.FeesClaimed) and e.tokens == tokens for e in result)
 
     @precondition(
         lambda self: self._launched() and (self.product.settled or self._can_trade()) and self._redeemers()
