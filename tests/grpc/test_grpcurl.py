@@ -99,6 +99,8 @@ def test_grpcurl_drives_every_rpc_of_the_contract(ready):
             "components": [{"symbol": "BTC", "quantity": str(WAD // 200)},
                            {"symbol": "ETH", "quantity": str(WAD // 20)}],
             "new_symbol_prices": [{"symbol": "ETH", "price": eth}]}, "{"),
+        ("admin", "AdminService/ClaimFees", {"product_id": "P", "to_holder_id": "bob",
+            "token_amount": str(WAD), "request_id": "claim-1"}, "FailedPrecondition"),  # no fee streamed yet
         ("admin", "AdminService/Settle", {"product_id": "Q", "request_id": "q-settle"}, "{"),
         ("admin", "AuditService/StreamEvents", {"from_position": 0, "product_id": "Q"}, '"Settled"'),
         ("admin", "AuditService/CheckInvariants", {}, '"ok": true'),
