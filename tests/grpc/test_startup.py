@@ -30,7 +30,9 @@ def _env() -> dict[str, str]:
 
 
 def _serve(*args: str) -> list[str]:
-    return [IIT, "serve", "--clock", "simulated", "--start", str(T0), *args]
+    """`iit serve` on a simulated clock, on a free port unless ``args`` name one."""
+    listen = [] if "--listen" in args else ["--listen", "127.0.0.1:0"]
+    return [IIT, "serve", "--clock", "simulated", "--start", str(T0), *listen, *args]
 
 
 def _check(code: int, stderr: str, fragments: tuple[str, ...]) -> str:
