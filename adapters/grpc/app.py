@@ -19,6 +19,7 @@ from attrs import define, field, frozen
 from adapters.clock import SimulatedClock, SystemClock
 from adapters.grpc.errors import TooManyFollowers, WallClockTick
 from adapters.grpc.metrics import Metrics
+from adapters.rejections import REJECTIONS, Rejection
 from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
 from adapters.store.node import Loaded, Node, Outcome
@@ -26,7 +27,7 @@ from adapters.store.records import StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import DomainError, InvalidArgument, InvalidPriceReport, ProductNotFound
+from domain.errors import InvalidArgument, InvalidPriceReport, ProductNotFound
 from domain.validation import check_reporter_id
 
 ClockMode = Literal["wall", "simulated"]
@@ -38,14 +39,14 @@ WALL_TICK_TOLERANCE_S = 5
 class PriceResult:
     product_id: str
     outcome: Outcome | None
-    error: DomainError | None
+    error: Rejection | None
 
 
 @frozen
 class TickResult:
     product_id: str
     outcome: Outcome | None
-    error: DomainError | None
+    error: Rejection | None
 
 
 @define
@@ -120,7 +121,7 @@ class NodeApp:
         for pid, future in pending:
             try:
                 results.append(PriceResult(pid, future.result(), None))
-            except DomainError as error:
+            except REJECTIONS as error:
                 results.append(PriceResult(pid, None, error))
         applied = [r for r in results if r.outcome is not None]
         if not applied:
@@ -153,7 +154,7 @@ class NodeApp:
         for pid, future in pending:
             try:
                 results.append(TickResult(pid, future.result(), None))
-            except DomainError as error:
+            except REJECTIONS as error:
                 results.append(TickResult(pid, None, error))
         for result in results:
             if result.outcome is not None:

@@ -30,6 +30,7 @@ from attrs import define, field, frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
+from adapters.rejections import REJECTIONS, AdapterError, Rejection
 from adapters.store.codec import (
     GENESIS_HASH,
     EncodedPayload,
@@ -55,7 +56,7 @@ from adapters.store.url import store_env
 from domain.commands import Command, LaunchProduct
 from domain.decide import decide_and_apply
 from domain.draft import Draft
-from domain.errors import DomainError, InvalidArgument
+from domain.errors import InvalidArgument
 from domain.events import Event
 from domain.evolve import evolve
 from domain.model import ProductState
@@ -69,22 +70,16 @@ SNAPSHOT_INTERVAL_ENV = "IIT_SNAPSHOT_INTERVAL"
 REQUEST_ID_MAX_LEN = 128
 
 
-class RequestIdReused(DomainError):
+class RequestIdReused(AdapterError):
     """A request id was used before for a different command."""
 
-    code = "ALREADY_EXISTS"
 
-
-class ConcurrencyConflict(DomainError):
+class ConcurrencyConflict(AdapterError):
     """Other writers kept winning the race for this product; the command was not applied."""
 
-    code = "ABORTED"
 
-
-class StoreWriteFailed(DomainError):
+class StoreWriteFailed(AdapterError):
     """The store did not commit a batch; none of its requests was applied."""
-
-    code = "UNAVAILABLE"
 
 
 @frozen
@@ -137,7 +132,7 @@ class _Batch:
 
 def _repeat_in_batch(
     request_id: str, fingerprint: str, earlier: tuple[str, str, Outcome]
-) -> Outcome | DomainError:
+) -> Outcome | Rejection:
     """The same request id twice in one batch: the first result again, or the reuse error."""
     earlier_fingerprint, product_id, outcome = earlier
     if earlier_fingerprint != fingerprint:
@@ -261,11 +256,11 @@ class Node(Application[Any]):
     def execute(self, product_id: str, command: Command, request_id: str, now: int) -> Outcome:
         """Decide ``command`` for ``product_id`` at ``now`` and store what it causes, once."""
         result = self.execute_batch([Request(product_id, command, request_id, now)])[0]
-        if isinstance(result, DomainError):
+        if isinstance(result, REJECTIONS):
             raise result
         return result
 
-    def execute_batch(self, requests: Sequence[Request]) -> list[Outcome | DomainError]:
+    def execute_batch(self, requests: Sequence[Request]) -> list[Outcome | Rejection]:
         """Decide ``requests`` one after another, each on the state the ones before it left,
         and store all their events and idempotency markers in ONE transaction (group
         commit). Each result is an outcome or the named error that rejected that request;
@@ -375,7 +370,7 @@ class Node(Application[Any]):
         listed = batch.listed_at_start
         return any(True for _ in self.events.get(REGISTRY_STREAM_ID, gt=listed or None, limit=1))
 
-    def _decide_into(self, batch: _Batch, request: Request) -> Outcome | DomainError:
+    def _decide_into(self, batch: _Batch, request: Request) -> Outcome | Rejection:
         """Decide one request of a batch and add its records to the batch."""
         product_id, command, request_id = request.product_id, request.command, request.request_id
         try:
@@ -393,7 +388,7 @@ class Node(Application[Any]):
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
             decided = decide_and_apply(loaded.state if loaded else None, command, request.now)
-        except DomainError as error:
+        except REJECTIONS as error:
             return error
         events = decided.events
         after = self._add_records(batch, product_id, loaded, decided, request_id, fingerprint)
@@ -414,7 +409,7 @@ class Node(Application[Any]):
         return store_max, markers
 
     def _confirm_optimistic(
-        self, requests: Sequence[Request], results: list[Outcome | DomainError], known_max: int
+        self, requests: Sequence[Request], results: list[Outcome | Rejection], known_max: int
     ) -> bool:
         """Whether an optimistic batch's answers stand. A request that caused events cannot
         be wrong unnoticed: on a state another writer moved on, or as a repeat, its commit
@@ -426,7 +421,7 @@ class Node(Application[Any]):
         quiet = [
             i
             for i, result in enumerate(results)
-            if isinstance(result, DomainError) or (not result.events and not result.replayed)
+            if isinstance(result, REJECTIONS) or (not result.events and not result.replayed)
         ]
         if not quiet:
             return True
@@ -438,12 +433,12 @@ class Node(Application[Any]):
             marker = markers.get(request.request_id)
             if marker is None:
                 continue
-            if not isinstance(results[i], DomainError):
+            if not isinstance(results[i], REJECTIONS):
                 return False  # a repeat that would store a second marker: decide it as one
             try:
                 fingerprint = command_fingerprint(request.product_id, request.command)
                 replay = self._replay_of(request.request_id, fingerprint, marker)
-            except DomainError as error:
+            except REJECTIONS as error:
                 results[i] = error
                 continue
             if replay is not None:
