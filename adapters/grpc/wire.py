@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from adapters.grpc.stubs import common_pb2
 from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
-from domain.fixedpoint import WAD
+from domain.fixedpoint import WAD, holding_value_down
 from domain.model import Component, ProductState, Status
 from domain.params import Params, default_params
 
@@ -174,10 +174,8 @@ def product(state: ProductState, version: int) -> common_pb2.Product:
 
 
 def position_value(state: ProductState, tokens: int) -> int:
-    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded
-    down: tokens (18 decimals) x NAV (WAD, whole collateral units per whole token)."""
-    scale: int = 10**state.params.collateral_decimals
-    return tokens * nav_wad(state) * scale // (WAD * WAD)
+    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded down."""
+    return holding_value_down(tokens, nav_wad(state), state.params.collateral_decimals)
 
 
 def position(state: ProductState, holder_id: str) -> common_pb2.Position:
