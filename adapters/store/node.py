@@ -103,14 +103,20 @@ class Loaded:
 
 @frozen
 class Outcome:
-    """The reply to a command: the events it caused and the state after them.
+    """The reply to a command: the events it caused, the state right after them and the
+    version of the product's stream they end at. Every field of an RPC's reply is built
+    from these alone, never from the product as it is later (SPEC §2: a repeat answers the
+    first reply field for field).
 
     ``replayed`` is true when the request id had been handled before and this is the
-    first result returned again."""
+    first result returned again: the same events, state and version, rebuilt from the log
+    as of the command's last event (so it holds after a restart and whatever was written
+    since)."""
 
     events: tuple[Event, ...]
     state: ProductState | None
     replayed: bool
+    version: int = 0
 
 
 @define
@@ -140,7 +146,7 @@ def _repeat_in_batch(
             f"request_id {request_id!r} was used for a different command "
             f"(on product {product_id}); use a new request id"
         )
-    return Outcome(outcome.events, outcome.state, replayed=True)
+    return Outcome(outcome.events, outcome.state, replayed=True, version=outcome.version)
 
 
 class Node(Application[Any]):
@@ -393,7 +399,12 @@ class Node(Application[Any]):
         events = decided.events
         after = self._add_records(batch, product_id, loaded, decided, request_id, fingerprint)
         batch.working[product_id] = after
-        outcome = Outcome(tuple(events), after.state if after else None, replayed=False)
+        outcome = Outcome(
+            tuple(events),
+            after.state if after else None,
+            replayed=False,
+            version=after.version if after else 0,
+        )
         batch.requests[request_id] = (fingerprint, product_id, outcome)
         return outcome
 
@@ -464,7 +475,9 @@ class Node(Application[Any]):
         # The first result's state (right after its events), not the state now: a retry
         # must get the reply the lost one carried, whatever was written since.
         loaded = self.load_cold(marker.product_id, last_version)
-        return Outcome(events, loaded.state if loaded else None, replayed=True)
+        return Outcome(
+            events, loaded.state if loaded else None, replayed=True, version=loaded.version if loaded else 0
+        )
 
     def _add_records(
         self,
