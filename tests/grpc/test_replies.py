@@ -18,6 +18,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from adapters.grpc import auth
 from adapters.grpc.server import NodeConfig, start_node
 from adapters.grpc.stubs import admin_pb2, common_pb2, keeper_pb2, oracle_pb2, token_pb2
+from adapters.store.audit import audit
+from adapters.store.node import Node
 from tests.grpc.conftest import ENTRIES, T0, USDC, WAD, Harness
 from tests.store.conftest import STORE_KINDS, fresh_store, require_store
 
@@ -275,3 +277,53 @@ def test_an_update_of_one_field_is_that_field_whatever_was_updated_since(store_u
         assert (u2.product.params.mint_fee_bps, u2.product.params.redeem_fee_bps) == (30, 40)
     finally:
         node.close()
+
+
+def _version(node: Harness, product_id: str) -> int:
+    request = token_pb2.GetProductRequest(product_id=product_id)
+    return int(node.admin.token.GetProduct(request, metadata=node.admin.md).version)
+
+
+def test_a_fanned_out_price_report_repeats_its_first_reply_product_for_product(store_url):
+    """A report that P applied and Q rejected (too old for Q's max_oracle_age_s), and one
+    both applied: repeated after products R and S holding the symbol were launched, after
+    the keeper moved on and after a restart, each answers its first outcomes (Q's rejection
+    with its first message), and R and S are not sent the old reports."""
+    node = _serve(store_url, T0)
+    try:
+        node.launch("P")
+        node.launch("Q", max_oracle_age_s=60)
+        node.report({"BTC": 60_000 * WAD, "ETH": 3_000 * WAD})
+        node.advance(300)
+        late = _price(node, "BTC", 61_000 * WAD, "late-1")
+        node.now -= 120  # observed two minutes ago: fresh for P, stale for Q
+        first_late = late(node)
+        node.now += 120
+        assert [o.applied for o in first_late.outcomes] == [True, False]
+        assert "InvalidPriceReport" in first_late.outcomes[1].error
+        both = _price(node, "ETH", 3_010 * WAD, "both-1")
+        first_both = both(node)
+        assert [o.applied for o in first_both.outcomes] == [True, True]
+        node.launch("R")
+        node.launch("S")
+        node.advance(300)
+        versions = (_version(node, "R"), _version(node, "S"))
+        assert late(node) == first_late
+        assert both(node) == first_both
+        assert (_version(node, "R"), _version(node, "S")) == versions
+        now = node.now
+    finally:
+        node.close()
+    restarted = _serve(store_url, now + 60)
+    try:
+        before = restarted.stored_count()
+        assert late(restarted) == first_late
+        assert both(restarted) == first_both
+        assert restarted.stored_count() == before
+    finally:
+        restarted.close()
+    auditor = Node.open(store_url)  # the record of the first answer is no event: the log audits clean
+    try:
+        assert audit(auditor).ok
+    finally:
+        auditor.close()
