@@ -41,6 +41,7 @@ from adapters.store.codec import (
     decode_state,
     encode_event,
     encode_state,
+    legacy_update_fingerprint,
 )
 from adapters.store.lookup import batch_view
 from adapters.store.records import (
@@ -53,13 +54,14 @@ from adapters.store.records import (
     request_stream_id,
 )
 from adapters.store.url import store_env
-from domain.commands import Command, LaunchProduct
+from domain.commands import Command, LaunchProduct, UpdateParameters
 from domain.decide import decide_and_apply
 from domain.draft import Draft
-from domain.errors import InvalidArgument
-from domain.events import Event
+from domain.errors import InvalidArgument, InvalidParameters
+from domain.events import Event, ParametersUpdated
 from domain.evolve import evolve
 from domain.model import ProductState
+from domain.params import patched
 
 CONFLICT_RETRIES = 16
 CONFLICT_BACKOFF_S = 0.002
@@ -385,7 +387,7 @@ class Node(Application[Any]):
             earlier = batch.requests.get(request_id)
             if earlier is not None:
                 return _repeat_in_batch(request_id, fingerprint, earlier)
-            replay = self._replay_of(request_id, fingerprint, batch.markers.get(request_id))
+            replay = self._replay_of(request_id, fingerprint, batch.markers.get(request_id), command)
             if replay is not None:
                 return replay
             if product_id not in batch.working:
@@ -448,7 +450,7 @@ class Node(Application[Any]):
                 return False  # a repeat that would store a second marker: decide it as one
             try:
                 fingerprint = command_fingerprint(request.product_id, request.command)
-                replay = self._replay_of(request.request_id, fingerprint, marker)
+                replay = self._replay_of(request.request_id, fingerprint, marker, request.command)
             except REJECTIONS as error:
                 results[i] = error
                 continue
@@ -456,11 +458,13 @@ class Node(Application[Any]):
                 results[i] = replay
         return True
 
-    def _replay_of(self, request_id: str, fingerprint: str, marker: RequestRecorded | None) -> Outcome | None:
+    def _replay_of(
+        self, request_id: str, fingerprint: str, marker: RequestRecorded | None, command: Command
+    ) -> Outcome | None:
         """The first result of a request handled before (``marker``), or None if it never was."""
         if marker is None:
             return None
-        if marker.fingerprint != fingerprint:
+        if marker.fingerprint != fingerprint and not self._same_legacy_update(marker, command):
             raise RequestIdReused(
                 f"request_id {request_id!r} was used for a different command "
                 f"(on product {marker.product_id}); use a new request id"
@@ -478,6 +482,24 @@ class Node(Application[Any]):
         return Outcome(
             events, loaded.state if loaded else None, replayed=True, version=loaded.version if loaded else 0
         )
+
+    def _same_legacy_update(self, marker: RequestRecorded, command: Command) -> bool:
+        """Whether ``marker`` is of this ``UpdateParameters`` as handled before the command
+        was a patch: its fingerprint is of the merged parameters its event records, and
+        this patch merged into the parameters before it gives the same."""
+        if not isinstance(command, UpdateParameters) or not marker.event_count:
+            return False
+        last_version = marker.first_version + marker.event_count - 1
+        for record in self.stored_events(marker.product_id, marker.first_version - 1, last_version):
+            event = decode_event(record.type, record.schema, record.payload)
+            if isinstance(event, ParametersUpdated):
+                try:
+                    merged = patched(event.previous, command.changes)
+                except InvalidParameters:
+                    return False
+                legacy = legacy_update_fingerprint(marker.product_id, event.params)
+                return marker.fingerprint == legacy and merged == event.params
+        return False
 
     def _add_records(
         self,
