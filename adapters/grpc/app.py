@@ -116,10 +116,10 @@ class NodeApp:
             raise InvalidPriceReport(f"price must be positive (WAD), got {price_wad}")
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
         fingerprint = command_fingerprint("", report)
-        first = price_reports.recorded(self.node, request_id)
+        every_id = self.service.request_ids(self.product_ids(), request_id)
+        first, handled = price_reports.first_answer(self.node, request_id, every_id)
         if first is not None:
             return self._report_again(first, report, fingerprint)
-        handled = price_reports.handled(self.node, self.service.request_ids(self.product_ids(), request_id))
         # A repeat of a report that every product it went to applied (or that was answered
         # before records existed): those products only, each answering its first outcome,
         # whichever products hold the symbol now.

@@ -25,18 +25,17 @@ from adapters.store.records import PriceReportRecorded, price_report_stream_id, 
 from domain.errors import DomainError
 
 
-def recorded(node: Node, request_id: str) -> PriceReportRecorded | None:
-    """The first answer of the price report ``request_id``, if one was recorded."""
-    for record in node.events.get(price_report_stream_id(request_id), limit=1):
-        assert isinstance(record, PriceReportRecorded)
-        return record
-    return None
-
-
-def handled(node: Node, ids: dict[str, str]) -> dict[str, str]:
-    """Those of ``ids`` (product -> its request id) handled before, in one round trip."""
-    _, found = batch_view(node, (request_stream_id(rid) for rid in ids.values()))
-    return {pid: rid for pid, rid in ids.items() if request_stream_id(rid) in found}
+def first_answer(
+    node: Node, request_id: str, ids: dict[str, str]
+) -> tuple[PriceReportRecorded | None, dict[str, str]]:
+    """What the store knows of the report ``request_id`` before, in one round trip: its
+    recorded first answer, if any, and those of ``ids`` (product -> the product's request
+    id) that were handled."""
+    report_stream = price_report_stream_id(request_id)
+    _, found = batch_view(node, [report_stream, *(request_stream_id(rid) for rid in ids.values())])
+    first = found.get(report_stream)
+    assert first is None or isinstance(first, PriceReportRecorded)
+    return first, {pid: rid for pid, rid in ids.items() if request_stream_id(rid) in found}
 
 
 def record(
