@@ -19,7 +19,7 @@ from adapters.grpc import auth
 from adapters.grpc.server import NodeConfig, start_node
 from adapters.grpc.stubs import admin_pb2, common_pb2, keeper_pb2, oracle_pb2, token_pb2
 from adapters.store.audit import audit
-from adapters.store.node import Node
+from adapters.store.node import SNAPSHOT_INTERVAL_ENV, Node
 from tests.grpc.conftest import ENTRIES, T0, USDC, WAD, Harness
 from tests.store.conftest import STORE_KINDS, fresh_store, require_store
 
@@ -248,7 +248,10 @@ def test_every_mutating_rpc_repeated_answers_its_first_reply_whatever_happened_s
         node.close()
 
 
-def test_a_repeat_after_a_restart_answers_the_first_reply(store_url):
+def test_a_repeat_after_a_restart_answers_the_first_reply(store_url, monkeypatch):
+    # Snapshots every few events: a replay rebuilds its product from a snapshot and the
+    # events after it, up to the command's last event, as a cold node does.
+    monkeypatch.setenv(SNAPSHOT_INTERVAL_ENV, "7")
     node = _serve(store_url, T0)
     try:
         done = _run_script(node)
