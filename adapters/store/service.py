@@ -55,7 +55,7 @@ class NodeService:
         products = self.holders_of(symbol)
         if not products:
             raise InvalidPriceReport(f"no product holds {shown(symbol)}")
-        ids = {pid: f"{request_id}{NODE_ID_MARK}{pid}" for pid in products}
+        ids = self.request_ids(products, request_id)
         too_long = [i for i in ids.values() if len(i) > STORED_REQUEST_ID_MAX_LEN]
         if too_long:
             raise InvalidArgument(
@@ -63,6 +63,10 @@ class NodeService:
                 f"more than {STORED_REQUEST_ID_MAX_LEN} characters"
             )
         return ids
+
+    def request_ids(self, products: tuple[str, ...], request_id: str) -> dict[str, str]:
+        """Each product's own request id for a report fanned out under ``request_id``."""
+        return {pid: f"{request_id}{NODE_ID_MARK}{pid}" for pid in products}
 
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
