@@ -4,7 +4,7 @@ staleness and the size of a move. Pure functions over a product's report book.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from attrs import frozen
 
@@ -61,6 +61,49 @@ def candidate_price(
         observed_at=oldest,
         reporters_min=reporters_min,
     )
+
+
+def fresh_median(
+    reports: Iterable[Report], now: int, max_age_s: int, quorum: int
+) -> tuple[int, int, int] | None:
+    """(median price, oldest observed_at, count) of the fresh ``reports`` (one per
+    reporter), or None with fewer than ``quorum`` of them. The median of an even count is
+    the mean of the middle two (rounded down): two reporters who disagree meet halfway."""
+    fresh = [r for r in reports if is_fresh(r.observed_at, now, max_age_s)]
+    if not fresh or len(fresh) < quorum:
+        return None
+    return median(tuple(r.price_wad for r in fresh)), min(r.observed_at for r in fresh), len(fresh)
+
+
+def candidate_from(
+    components: tuple[Component, ...], prices: Mapping[str, tuple[int, int, int]]
+) -> Candidate:
+    """The candidate of per-component (price, oldest observed_at, reporters)."""
+    return Candidate(
+        index_price_wad=index_price_wad(components, {s: p[0] for s, p in prices.items()}),
+        component_prices=tuple((c.symbol, prices[c.symbol][0]) for c in components),
+        observed_at=min(prices[c.symbol][1] for c in components),
+        reporters_min=min(prices[c.symbol][2] for c in components),
+    )
+
+
+def merged_books(
+    *books: Mapping[str, Mapping[str, Report]],
+) -> dict[str, dict[str, Report]]:
+    """One book of several, a later book's report of a reporter replacing an earlier one's."""
+    merged: dict[str, dict[str, Report]] = {}
+    for book in books:
+        for symbol, by_reporter in book.items():
+            merged.setdefault(symbol, {}).update(by_reporter)
+    return merged
+
+
+def moved_beyond(previous_price_wad: int | None, new_price_wad: int, max_move_wad: int) -> bool:
+    """Whether a price moved more than ``max_move_wad`` (a component without a previous
+    accepted price counts as moved)."""
+    if not previous_price_wad:
+        return True
+    return move_wad(previous_price_wad, new_price_wad) > max_move_wad
 
 
 def move_wad(previous_price_wad: int, new_price_wad: int) -> int:
