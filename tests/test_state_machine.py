@@ -316,6 +316,14 @@ class ProductMachine(RuleBasedStateMachine):
         self._report({first: prices[first]}, ("r1", "r2"))
         assert self.product.halted, "a move that wipes out equity is beyond max_price_move"
         if finish == "admin":
+            # An admin accepts only an index of reports of every component since the trip:
+            # the others and, at quorum 2, one more report of the moved one (one reporter
+            # after the trip does not confirm it).
+            quorum = s.params.oracle_quorum
+            others = {symbol: p for symbol, p in prices.items() if symbol != first}
+            self._report(others, REPORTERS[:quorum])
+            self._report({first: prices[first]}, ("r3",)[: quorum - 1])
+            assert self.product.halted
             self._run(cmd.ResolveHalt(True))
         else:
             self._report(prices, ("r3", "r1"))
@@ -376,7 +384,8 @@ class ProductMachine(RuleBasedStateMachine):
         known = dict(self.product.component_prices)
         new_prices = tuple((s, cents * WAD // 100) for s, _, cents in index if s not in known)
         components = tuple(Component(s, qty * WAD // 1_000) for s, qty, _ in index)
-        oracle = tuple((s, (Report("oracle", p, self.sc.now),)) for s, p in new_prices)
+        quorum = REPORTERS[: self.product.params.oracle_quorum]
+        oracle = tuple((s, tuple(Report(r, p, self.sc.now) for r in quorum)) for s, p in new_prices)
         result = self._run(cmd.ReconstituteIndex(components, oracle_reports=oracle), InvalidArgument)
         assert not isinstance(result, DomainError) or "rounds to zero" in str(result), result
 
@@ -444,7 +453,8 @@ class ProductMachine(RuleBasedStateMachine):
     )
     def raw_reconstitute(self, components, prices):
         index = tuple(Component(s, q) for s, q in components)
-        oracle = tuple((s, (Report("oracle", p, self.sc.now),)) for s, p in dict(prices).items())
+        quorum = REPORTERS[: self.product.params.oracle_quorum]
+        oracle = tuple((s, tuple(Report(r, p, self.sc.now) for r in quorum)) for s, p in dict(prices).items())
         self._run(cmd.ReconstituteIndex(index, oracle_reports=oracle), DomainError)
 
     # After every step.
