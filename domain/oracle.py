@@ -8,8 +8,10 @@ from collections.abc import Iterable, Mapping
 
 from attrs import frozen
 
+from domain.errors import InvalidPriceReport
 from domain.fixedpoint import WAD, median, mul_div_up
 from domain.model import Component, Report
+from domain.validation import check_reporter_id, check_symbol
 
 
 @frozen
@@ -125,3 +127,50 @@ def reconstituted_components(
     return tuple(
         Component(c.symbol, c.quantity_wad * index_price_before_wad * WAD // raw) for c in components
     )
+
+
+def check_round(
+    book: Mapping[str, Mapping[str, Report]],
+    reporter_id: str,
+    observed_at: int,
+    prices: tuple[tuple[str, int], ...],
+    now: int,
+) -> None:
+    """Whether a round may join the oracle's book of every asset (a fact about assets,
+    whether or not a product holds them): prices positive, each symbol once, not observed
+    in the future nor before the reporter's previous report of the symbol. Raises the
+    named error; products judge freshness by their own ``max_oracle_age_s``."""
+    check_reporter_id(reporter_id)
+    if not prices:
+        raise InvalidPriceReport("a round needs at least one price")
+    if observed_at > now:
+        raise InvalidPriceReport(f"observed_at {observed_at} is in the future (now {now})")
+    seen: set[str] = set()
+    for symbol, price in prices:
+        check_symbol(symbol)
+        if symbol in seen:
+            raise InvalidPriceReport(f"{symbol!r} appears twice in one round")
+        seen.add(symbol)
+        if price <= 0:
+            raise InvalidPriceReport(f"price of {symbol} must be positive (WAD), got {price}")
+        previous = book.get(symbol, {}).get(reporter_id)
+        if previous is not None and observed_at < previous.observed_at:
+            raise InvalidPriceReport(
+                f"reporter {reporter_id} already reported {symbol} observed at "
+                f"{previous.observed_at}; a report observed at {observed_at} is out of order"
+            )
+
+
+def with_round(
+    book: Mapping[str, Mapping[str, Report]],
+    reporter_id: str,
+    observed_at: int,
+    prices: tuple[tuple[str, int], ...],
+) -> dict[str, Mapping[str, Report]]:
+    """The book with a round's reports as each reporter's latest of its symbols."""
+    updated = dict(book)
+    for symbol, price in prices:
+        by_reporter = dict(updated.get(symbol, {}))
+        by_reporter[reporter_id] = Report(reporter_id, price, observed_at)
+        updated[symbol] = by_reporter
+    return updated

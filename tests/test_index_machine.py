@@ -79,7 +79,7 @@ class IndexMachine(RuleBasedStateMachine):
         self.symbols = SYMBOLS[:n_components]
         self.reporters = REPORTERS[:n_reporters]
         self.quantities = {s: q * WAD for s, q in zip(self.symbols, quantities, strict=False)}
-        self.market = {s: 100 * WAD for s in self.symbols}
+        self.market = dict.fromkeys(self.symbols, 100 * WAD)
         params = attrs.evolve(default_params(), streaming_fee_bps=0, execution_cost_bps=0)
         components = tuple(Component(s, self.quantities[s]) for s in self.symbols)
         self._run(cmd.LaunchProduct("IDX", components, params))

@@ -104,18 +104,38 @@ class NodeApp:
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
     ) -> list[PriceResult]:
-        """Fan a price out to every product holding ``symbol`` (as ``NodeService`` does),
-        keeping each product's rejection apart: when every product rejects, nothing was
-        written and the first rejection is raised."""
+        """A price is a round of one (see ``report_prices``)."""
+        report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
+        return self._report(report, reporter_id, observed_at, ((symbol, price_wad),), request_id)
+
+    def report_prices(
+        self, reporter_id: str, observed_at: int, prices: tuple[tuple[str, int], ...], request_id: str
+    ) -> list[PriceResult]:
+        """Record a round once in the oracle's book (whether or not a product holds its
+        symbols), then fan it out to every product holding any of them, each judging it as
+        one update and keeping its rejection apart: when every product rejects, the first
+        rejection is raised (the round stays in the book: a fact about the assets)."""
+        round_ = cmd.ReportPrices(reporter_id, observed_at, prices)
+        return self._report(round_, reporter_id, observed_at, prices, request_id)
+
+    def _report(
+        self,
+        command: cmd.Command,
+        reporter_id: str,
+        observed_at: int,
+        prices: tuple[tuple[str, int], ...],
+        request_id: str,
+    ) -> list[PriceResult]:
         require_request_id(request_id)
         check_reporter_id(reporter_id)
-        if price_wad <= 0:
-            raise InvalidPriceReport(f"price must be positive (WAD), got {price_wad}")
-        report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        ids = self.service.fan_out_ids(symbol, request_id)
+        for symbol, price in prices:
+            if price <= 0:
+                raise InvalidPriceReport(f"price of {symbol} must be positive (WAD), got {price}")
+        ids = self.service.fan_out_ids(tuple(symbol for symbol, _ in prices), request_id)
         now = self.now()
+        self.node.record_round(request_id, reporter_id, observed_at, prices, now)
         writer = self.service.writer
-        pending = [(pid, writer.submit(pid, report, rid, now)) for pid, rid in ids.items()]
+        pending = [(pid, writer.submit(pid, command, rid, now)) for pid, rid in ids.items()]
         results: list[PriceResult] = []
         for pid, future in pending:
             try:
@@ -123,7 +143,7 @@ class NodeApp:
             except DomainError as error:
                 results.append(PriceResult(pid, None, error))
         applied = [r for r in results if r.outcome is not None]
-        if not applied:
+        if results and not applied:
             assert results[0].error is not None
             raise results[0].error
         for result in applied:

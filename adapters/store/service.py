@@ -3,6 +3,7 @@ reports fanned out to every product holding the asset, and the keeper's tick."""
 
 from __future__ import annotations
 
+import attrs
 from attrs import Factory, field, frozen
 
 from adapters.clock import Clock
@@ -10,7 +11,7 @@ from adapters.store.audit import AuditReport, audit
 from adapters.store.node import REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
-from domain.errors import InvalidArgument, InvalidPriceReport
+from domain.errors import InvalidArgument
 
 
 @frozen
@@ -24,7 +25,18 @@ class NodeService:
     )
 
     def command(self, product_id: str, command: cmd.Command, request_id: str) -> Outcome:
-        return self.writer.execute(product_id, command, request_id, self.clock.now())
+        return self.writer.execute(product_id, self.with_oracle(command), request_id, self.clock.now())
+
+    def with_oracle(self, command: cmd.Command) -> cmd.Command:
+        """A reconstitution with the oracle's reports of its symbols, as recorded before it:
+        the node prices new components, never the admin."""
+        if not isinstance(command, cmd.ReconstituteIndex):
+            return command
+        book = self.node.oracle_book()
+        reports = tuple(
+            (c.symbol, tuple(book[c.symbol].values())) for c in command.components if c.symbol in book
+        )
+        return attrs.evolve(command, oracle_reports=reports)
 
     def close(self) -> None:
         """Finish the queued commands and stop the writer."""
@@ -36,23 +48,22 @@ class NodeService:
         futures = {pid: self.writer.submit(pid, c, rid, now) for pid, (c, rid) in requests.items()}
         return {pid: future.result() for pid, future in futures.items()}
 
-    def holders_of(self, symbol: str) -> tuple[str, ...]:
-        """The products whose index holds ``symbol``."""
+    def holders_of(self, symbols: str | tuple[str, ...]) -> tuple[str, ...]:
+        """The products whose index holds ``symbols`` (any of them)."""
+        wanted = {symbols} if isinstance(symbols, str) else set(symbols)
         found = []
         for product_id in self.node.product_ids():
             loaded = self.node.load(product_id)
-            if loaded is not None and symbol in loaded.state.symbols:
+            if loaded is not None and wanted & set(loaded.state.symbols):
                 found.append(product_id)
         return tuple(found)
 
-    def fan_out_ids(self, symbol: str, request_id: str) -> dict[str, str]:
-        """The request id of a price report for each product holding ``symbol``
-        (``request_id#product_id``, so a retried report applies once per product), checked
-        before any product sees the report: a fan-out that failed half-way on an id too
-        long would fail the same way on every retry, never completing."""
-        products = self.holders_of(symbol)
-        if not products:
-            raise InvalidPriceReport(f"no product holds {symbol!r}")
+    def fan_out_ids(self, symbols: str | tuple[str, ...], request_id: str) -> dict[str, str]:
+        """The request id of a price report for each product holding any of ``symbols``
+        (``request_id#product_id``, so a retried report applies once per product; none
+        when no product holds them), checked before anything is recorded: a fan-out that
+        failed half-way on an id too long would fail the same way on every retry."""
+        products = self.holders_of(symbols)
         ids = {pid: f"{request_id}#{pid}" for pid in products}
         too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
         if too_long:
@@ -65,10 +76,31 @@ class NodeService:
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
     ) -> dict[str, Outcome]:
-        """A price is per asset: every product holding ``symbol`` sees it (SPEC §5)."""
-        ids = self.fan_out_ids(symbol, request_id)
+        """A price is per asset: recorded once in the oracle's book, and every product
+        holding ``symbol`` sees it (SPEC §5)."""
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        return self._all({pid: (report, rid) for pid, rid in ids.items()}, self.clock.now())
+        return self.report_prices_as(report, reporter_id, observed_at, ((symbol, price_wad),), request_id)
+
+    def report_prices(
+        self, reporter_id: str, observed_at: int, prices: tuple[tuple[str, int], ...], request_id: str
+    ) -> dict[str, Outcome]:
+        """A round: recorded once in the oracle's book, then judged as one update by every
+        product holding any of its symbols."""
+        round_ = cmd.ReportPrices(reporter_id, observed_at, prices)
+        return self.report_prices_as(round_, reporter_id, observed_at, prices, request_id)
+
+    def report_prices_as(
+        self,
+        command: cmd.Command,
+        reporter_id: str,
+        observed_at: int,
+        prices: tuple[tuple[str, int], ...],
+        request_id: str,
+    ) -> dict[str, Outcome]:
+        ids = self.fan_out_ids(tuple(symbol for symbol, _ in prices), request_id)
+        now = self.clock.now()
+        self.node.record_round(request_id, reporter_id, observed_at, prices, now)
+        return self._all({pid: (command, rid) for pid, rid in ids.items()}, now)
 
     def keeper_request_id(self, product_id: str, now: int) -> str:
         """The keeper's request id for ``product_id`` at ``now``. It names the stream version
