@@ -111,8 +111,8 @@ def test_a_multi_asset_path_of_independent_component_moves_never_sticks(feed):
     partial trips dismiss themselves, genuine jumps are confirmed; the runner asserts that
     no step ends halted, and the run reaches its last step."""
     path = gbm_path(
-        ("A", "B", "C"), initial_prices=(100.0, 100.0, 100.0), drift=0.0, volatility=1.5, days=20, steps_per_day=24, seed=7,
-        correlation=0.0,
+        ("A", "B", "C"), initial_prices=(100.0, 100.0, 100.0), drift=0.0, volatility=1.5,
+        days=20, steps_per_day=24, seed=7, correlation=0.0,
     )  # fmt: skip
     result = run(path, frictionless(-1, max_price_move_wad=WAD // 50), "band+ripcord", feed=feed)
     assert len(result.rows) == len(path.times)
