@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 from attrs import define, field, frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
@@ -58,7 +59,7 @@ from adapters.store.records import (
     request_stream_id,
 )
 from adapters.store.url import store_env
-from domain.commands import Command, LaunchProduct
+from domain.commands import Command, LaunchProduct, ReconstituteIndex
 from domain.decide import decide_and_apply
 from domain.draft import Draft
 from domain.errors import DomainError, InvalidArgument
@@ -294,6 +295,17 @@ class Node(Application[Any]):
         self._oracle = (version, book)
         return self._oracle
 
+    def _with_oracle(self, command: Command) -> Command:
+        """A reconstitution with the oracle book's reports of its symbols, as recorded before
+        it: the node prices new components, never the admin (nor the caller)."""
+        if not isinstance(command, ReconstituteIndex):
+            return command
+        book = self.oracle_book()
+        reports = tuple(
+            (c.symbol, tuple(book[c.symbol].values())) for c in command.components if c.symbol in book
+        )
+        return attrs.evolve(command, oracle_reports=reports)
+
     def record_round(
         self,
         request_id: str,
@@ -489,7 +501,9 @@ class Node(Application[Any]):
                 batch.loaded_at_start[product_id] = loaded
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
-            decided = decide_and_apply(loaded.state if loaded else None, command, request.now)
+            decided = decide_and_apply(
+                loaded.state if loaded else None, self._with_oracle(command), request.now
+            )
         except DomainError as error:
             return error
         events = decided.events

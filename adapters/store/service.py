@@ -3,7 +3,6 @@ reports fanned out to every product holding the asset, and the keeper's tick."""
 
 from __future__ import annotations
 
-import attrs
 from attrs import Factory, field, frozen
 
 from adapters.clock import Clock
@@ -25,18 +24,7 @@ class NodeService:
     )
 
     def command(self, product_id: str, command: cmd.Command, request_id: str) -> Outcome:
-        return self.writer.execute(product_id, self.with_oracle(command), request_id, self.clock.now())
-
-    def with_oracle(self, command: cmd.Command) -> cmd.Command:
-        """A reconstitution with the oracle's reports of its symbols, as recorded before it:
-        the node prices new components, never the admin."""
-        if not isinstance(command, cmd.ReconstituteIndex):
-            return command
-        book = self.node.oracle_book()
-        reports = tuple(
-            (c.symbol, tuple(book[c.symbol].values())) for c in command.components if c.symbol in book
-        )
-        return attrs.evolve(command, oracle_reports=reports)
+        return self.writer.execute(product_id, command, request_id, self.clock.now())
 
     def close(self) -> None:
         """Finish the queued commands and stop the writer."""
