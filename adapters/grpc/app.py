@@ -133,6 +133,7 @@ class NodeApp:
                 raise InvalidPriceReport(f"price of {symbol} must be positive (WAD), got {price}")
         ids = self.service.fan_out_ids(tuple(symbol for symbol, _ in prices), request_id)
         now = self.now()
+        self.service.refuse_if_stale_everywhere(ids, observed_at, now)
         self.node.record_round(request_id, reporter_id, observed_at, prices, now)
         writer = self.service.writer
         pending = [(pid, writer.submit(pid, command, rid, now)) for pid, rid in ids.items()]

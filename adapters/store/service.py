@@ -3,6 +3,8 @@ reports fanned out to every product holding the asset, and the keeper's tick."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from attrs import Factory, field, frozen
 
 from adapters.clock import Clock
@@ -10,7 +12,7 @@ from adapters.store.audit import AuditReport, audit
 from adapters.store.node import REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
-from domain.errors import InvalidArgument
+from domain.errors import InvalidArgument, InvalidPriceReport
 
 
 @frozen
@@ -61,6 +63,21 @@ class NodeService:
             )
         return ids
 
+    def refuse_if_stale_everywhere(self, product_ids: Iterable[str], observed_at: int, now: int) -> None:
+        """A report that every product holding its symbols would refuse as stale is refused
+        before anything is recorded (a rejected command writes nothing); a report of
+        symbols nobody holds has no product to judge its age and is recorded."""
+        ages = []
+        for product_id in product_ids:
+            loaded = self.node.load(product_id)
+            if loaded is not None and not loaded.state.settled:
+                ages.append(loaded.state.params.max_oracle_age_s)
+        if ages and now - observed_at > max(ages):
+            raise InvalidPriceReport(
+                f"report observed at {observed_at} is already stale for every product holding its "
+                f"symbols (max_oracle_age_s at most {max(ages)}, now {now})"
+            )
+
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
     ) -> dict[str, Outcome]:
@@ -87,6 +104,7 @@ class NodeService:
     ) -> dict[str, Outcome]:
         ids = self.fan_out_ids(tuple(symbol for symbol, _ in prices), request_id)
         now = self.clock.now()
+        self.refuse_if_stale_everywhere(ids, observed_at, now)
         self.node.record_round(request_id, reporter_id, observed_at, prices, now)
         return self._all({pid: (command, rid) for pid, rid in ids.items()}, now)
 
