@@ -54,7 +54,7 @@ class NodeService:
         when no product holds them), checked before anything is recorded: a fan-out that
         failed half-way on an id too long would fail the same way on every retry."""
         products = self.holders_of(symbols)
-        ids = {pid: f"{request_id}#{pid}" for pid in products}
+        ids = self.request_ids(products, request_id)
         too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
         if too_long:
             raise InvalidArgument(
@@ -77,6 +77,10 @@ class NodeService:
                 f"report observed at {observed_at} is already stale for every product holding its "
                 f"symbols (max_oracle_age_s at most {max(ages)}, now {now})"
             )
+
+    def request_ids(self, products: tuple[str, ...], request_id: str) -> dict[str, str]:
+        """Each product's own request id for a report fanned out under ``request_id``."""
+        return {pid: f"{request_id}#{pid}" for pid in products}
 
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str

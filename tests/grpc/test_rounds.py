@@ -57,7 +57,12 @@ def test_a_round_of_symbols_no_product_holds_is_recorded_with_no_outcome(ready):
     before = ready.stored_count()
     response = round_(ready, {"SOL": 150 * WAD, "DOGE": WAD // 10}, "alts")
     assert list(response.outcomes) == []
-    assert ready.stored_count() == before + 2  # the round and its request's marker
+    # The round and its request's marker in the oracle book, and the first answer (no
+    # product) that a repeat gives again.
+    assert ready.stored_count() == before + 3
+    again = round_(ready, {"SOL": 150 * WAD, "DOGE": WAD // 10}, "alts")
+    assert list(again.outcomes) == []
+    assert ready.stored_count() == before + 3
 
 
 def test_a_malformed_round_is_invalid_and_writes_nothing(ready):
