@@ -41,6 +41,8 @@ def describe(events: list[ev.Event]) -> str:
                 )
             case ev.CircuitBreakerTripped():
                 notes.append(f"circuit breaker: move {wad(event.pending.move_wad, 3)} > max, HALTED")
+            case ev.HaltResolved() if event.resolved_by == "reports":
+                notes.append("trip dismissed: the reports that followed put the index back in the band")
             case ev.HaltResolved():
                 notes.append(f"halt resolved by {event.resolved_by}, accepted={event.accepted}")
             case ev.Settled():

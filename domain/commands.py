@@ -6,9 +6,10 @@ command here is a pure request.
 
 from __future__ import annotations
 
+import attrs
 from attrs import field, frozen
 
-from domain.model import Component
+from domain.model import Component, Report
 from domain.params import Params, ParamsChanges, params_changes
 
 
@@ -30,6 +31,17 @@ class ReportPrice(Command):
     price_wad: int
     observed_at: int
     reporter_id: str
+
+
+@frozen
+class ReportPrices(Command):
+    """A round: one reporter's prices of several symbols observed at one moment, judged as
+    one update (``ReportPrice`` is a round of one). Symbols the product does not hold are
+    left to the products that do."""
+
+    reporter_id: str
+    observed_at: int
+    prices: tuple[tuple[str, int], ...]
 
 
 @frozen
@@ -94,11 +106,22 @@ class ResolveHalt(Command):
     accept: bool
 
 
+# Marks a command field that the node fills from its own records (not what the client
+# sent): it is left out of the command's fingerprint, so a retry is the same command.
+NODE_SUPPLIED = "node_supplied"
+
+
 @frozen
 class ReconstituteIndex(Command):
     components: tuple[Component, ...]
-    # Prices (WAD) for symbols new to the index; existing symbols keep their accepted price.
-    new_symbol_prices: tuple[tuple[str, int], ...]
+    # Ignored: kept so that requests of earlier clients still decode (and fingerprint) as
+    # they did. New symbols are priced by the oracle's reports, never by a typed price.
+    new_symbol_prices: tuple[tuple[str, int], ...] = ()
+    # The oracle's latest report of each reporter for the new symbols, as recorded before
+    # the reconstitution (filled by the node from its oracle book, not by the client).
+    oracle_reports: tuple[tuple[str, tuple[Report, ...]], ...] = attrs.field(
+        default=(), metadata={NODE_SUPPLIED: True}
+    )
 
 
 @frozen

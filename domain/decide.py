@@ -27,6 +27,7 @@ from domain.decide_market import (
     decide_rebalance,
     decide_report_funding_rate,
     decide_report_price,
+    decide_report_prices,
     decide_tick,
 )
 from domain.decide_token import decide_mint, decide_redeem, decide_transfer
@@ -36,6 +37,7 @@ from domain.model import ProductState
 
 _DECISIONS: dict[type[cmd.Command], Callable[[Any, Any, int], Draft]] = {
     cmd.ReportPrice: decide_report_price,
+    cmd.ReportPrices: decide_report_prices,
     cmd.ReportFundingRate: decide_report_funding_rate,
     cmd.Mint: decide_mint,
     cmd.Redeem: decide_redeem,

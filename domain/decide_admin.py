@@ -14,6 +14,7 @@ from domain.commands import (
     SettleProduct,
     UpdateParameters,
 )
+from domain.decide_market import since_trip_candidate
 from domain.draft import (
     Draft,
     accrue,
@@ -29,12 +30,14 @@ from domain.errors import (
     InvalidArgument,
     InvalidParameters,
     InvalidTransition,
+    OracleStale,
+    PriceUnavailable,
     ProductAlreadyExists,
     ProductNotHalted,
 )
 from domain.evolve import evolve
-from domain.model import TREASURY_HOLDER, ProductState
-from domain.oracle import index_price_wad, reconstituted_components
+from domain.model import TREASURY_HOLDER, ProductState, Report
+from domain.oracle import fresh_median, index_price_wad, move_wad, reconstituted_components
 from domain.params import patched, validate_params
 from domain.validation import check_components, check_holder_id, check_positive, check_product_id
 
@@ -88,45 +91,90 @@ def decide_update_parameters(state: ProductState, command: UpdateParameters, now
 
 
 def decide_resolve_halt(state: ProductState, command: ResolveHalt, now: int) -> Draft:
+    """An admin ends a halt. Rejecting keeps the last accepted index. Accepting applies
+    the index of the reports received since the trip (every component reported, fresh,
+    with the quorum): never a partial index that no market showed, nor the tripped one
+    when later reports changed it."""
     require_not_settled(state)
     if not state.halted or state.pending_price is None:
         raise ProductNotHalted(f"product {state.product_id} is not halted")
     pending = state.pending_price
+    candidate = since_trip_candidate(state, now) if command.accept else None
+    if command.accept and candidate is None:
+        missing = [
+            c.symbol
+            for c in state.components
+            if c.symbol not in state.trip_reports and c.symbol not in state.confirmations
+        ]
+        detail = f" (not reported since: {', '.join(missing)})" if missing else " (too few fresh reports)"
+        raise PriceUnavailable(
+            f"product {state.product_id}: an accepted index must be made of reports of every "
+            f"component received since the trip, fresh and with oracle_quorum={state.params.oracle_quorum}"
+            f"{detail}; wait for them, or reject the move"
+        )
     draft = Draft(state)
     accrue(draft, now)
     draft.emit(ev.HaltResolved(at=now, accepted=command.accept, resolved_by="admin", pending=pending))
-    if command.accept:
+    if candidate is not None:
         draft.emit(
             ev.PriceAccepted(
                 at=now,
-                index_price_wad=pending.index_price_wad,
+                index_price_wad=candidate.index_price_wad,
                 previous_index_price_wad=state.index_price_wad,
-                move_wad=pending.move_wad,
-                component_prices=pending.component_prices,
-                observed_at=pending.observed_at,
+                move_wad=move_wad(state.index_price_wad, candidate.index_price_wad),
+                component_prices=candidate.component_prices,
+                observed_at=candidate.observed_at,
             )
         )
     settle_or_ripcord(draft, now)
     return draft
 
 
+def _new_symbol_prices(
+    state: ProductState, command: ReconstituteIndex, new_symbols: list[str], now: int
+) -> tuple[dict[str, tuple[int, int, int]], tuple[tuple[str, Report], ...]]:
+    """The oracle's price of each new symbol: the median of its fresh reports (quorum met),
+    with the reports used; FAILED_PRECONDITION when one is missing or stale."""
+    params = state.params
+    books: dict[str, tuple[Report, ...]] = {}
+    for symbol, reports in command.oracle_reports:
+        latest: dict[str, Report] = {}
+        for report in reports:
+            if report.price_wad <= 0 or report.observed_at > now:
+                raise InvalidArgument(f"an oracle report of {symbol} is not a valid price: {report}")
+            latest[report.reporter_id] = report
+        books[symbol] = tuple(latest.values())
+    prices: dict[str, tuple[int, int, int]] = {}
+    used: list[tuple[str, Report]] = []
+    for symbol in new_symbols:
+        reports = books.get(symbol, ())
+        found = fresh_median(reports, now, params.max_oracle_age_s, params.oracle_quorum)
+        if found is None:
+            raise (OracleStale if reports else PriceUnavailable)(
+                f"{symbol} has {'no fresh' if reports else 'no'} oracle report"
+                f"{'s enough' if reports else ''}: a new component is priced by at least "
+                f"oracle_quorum={params.oracle_quorum} reports no older than "
+                f"max_oracle_age_s={params.max_oracle_age_s}, received before the reconstitution; "
+                f"report {symbol} first"
+            )
+        prices[symbol] = found
+        used += [(symbol, r) for r in reports if r.observed_at >= now - params.max_oracle_age_s]
+    return prices, tuple(used)
+
+
 def decide_reconstitute(state: ProductState, command: ReconstituteIndex, now: int) -> Draft:
+    """Replace the index's components, scaled so the index price does not jump. Symbols
+    already held keep their accepted price; new ones are priced by the oracle's fresh
+    reports (``command.oracle_reports``, filled by the node), never by a typed price
+    (``new_symbol_prices`` is ignored)."""
     require_not_settled(state)
     require_not_halted(state)
     require_fresh_price(state, now)
     check_components(command.components)
     current = dict(state.component_prices)
-    new_symbols = {c.symbol for c in command.components} - set(current)
-    supplied = dict(command.new_symbol_prices)
-    if set(supplied) != new_symbols:
-        raise InvalidArgument(
-            f"new_symbol_prices must price exactly the new symbols {sorted(new_symbols)}, "
-            f"got {sorted(supplied)}"
-        )
-    for symbol, price in supplied.items():
-        if price <= 0:
-            raise InvalidArgument(f"price of {symbol} must be positive (WAD), got {price}")
-    prices = {**current, **supplied}
+    new_symbols = [c.symbol for c in command.components if c.symbol not in current]
+    oracle, used = _new_symbol_prices(state, command, new_symbols, now)
+    prices = {**current, **{symbol: found[0] for symbol, found in oracle.items()}}
     components = reconstituted_components(command.components, prices, state.index_price_wad)
     if any(c.quantity_wad <= 0 for c in components):
         raise InvalidArgument("a component's quantity rounds to zero at these prices")
@@ -141,6 +189,8 @@ def decide_reconstitute(state: ProductState, command: ReconstituteIndex, now: in
             component_prices=tuple((c.symbol, prices[c.symbol]) for c in components),
             index_price_before_wad=state.index_price_wad,
             index_price_after_wad=after,
+            new_symbol_reports=used,
+            observed_at=min([state.price_observed_at, *(found[1] for found in oracle.values())]),
         )
     )
     settle_or_ripcord(draft, now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from domain.model import Component, Movement, PendingPrice, RebalanceReason
+from domain.model import Component, Movement, PendingPrice, RebalanceReason, Report
 from domain.params import Params
 
 
@@ -58,14 +58,20 @@ class CircuitBreakerTripped(Event):
     pending: PendingPrice
     last_index_price_wad: int
     max_price_move_wad: int
+    # The reports of the update that tripped it, (symbol, report): they count as reported
+    # "since the trip" for a dismissal or an admin's acceptance, never as confirmations.
+    tripping_reports: tuple[tuple[str, Report], ...] = ()
 
 
 @frozen(kw_only=True)
 class HaltResolved(Event):
-    """The halt ended: a quorum confirmed the move, or an admin accepted or rejected it."""
+    """The halt ended: a quorum confirmed the move, an admin accepted or rejected it, or
+    the reports that followed the trip put the index back within ``max_price_move`` and so
+    dismissed it (``resolved_by="reports"``, ``accepted`` false: the tripped index is not
+    applied; the ``PriceAccepted`` that follows carries the index those reports make)."""
 
     accepted: bool
-    resolved_by: str  # "quorum" or "admin"
+    resolved_by: str  # "quorum", "admin" or "reports"
     pending: PendingPrice
 
 
@@ -193,6 +199,11 @@ class IndexReconstituted(Event):
     component_prices: tuple[tuple[str, int], ...]
     index_price_before_wad: int
     index_price_after_wad: int
+    # The oracle's fresh reports that priced the new symbols (symbol, report): they join
+    # the product's report book, so reports of every component are accepted at once after.
+    new_symbol_reports: tuple[tuple[str, Report], ...] = ()
+    # When the oldest price of the new index was observed (0: the accepted price's time).
+    observed_at: int = 0
 
 
 @frozen(kw_only=True)

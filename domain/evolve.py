@@ -97,12 +97,17 @@ def _(event: ev.PriceAccepted, state: ProductState) -> ProductState:
 
 @_apply.register
 def _(event: ev.CircuitBreakerTripped, state: ProductState) -> ProductState:
-    return attrs.evolve(state, halted=True, pending_price=event.pending, confirmations={})
+    trip_reports: dict[str, Mapping[str, Report]] = {}
+    for symbol, report in event.tripping_reports:
+        trip_reports = _with_report(trip_reports, symbol, report)
+    return attrs.evolve(
+        state, halted=True, pending_price=event.pending, confirmations={}, trip_reports=trip_reports
+    )
 
 
 @_apply.register
 def _(event: ev.HaltResolved, state: ProductState) -> ProductState:
-    return attrs.evolve(state, halted=False, pending_price=None, confirmations={})
+    return attrs.evolve(state, halted=False, pending_price=None, confirmations={}, trip_reports={})
 
 
 @_apply.register
@@ -194,12 +199,15 @@ def _(event: ev.ParametersUpdated, state: ProductState) -> ProductState:
 @_apply.register
 def _(event: ev.IndexReconstituted, state: ProductState) -> ProductState:
     symbols = {c.symbol for c in event.components}
-    reports = {s: r for s, r in state.reports.items() if s in symbols}
+    reports: dict[str, Mapping[str, Report]] = {s: r for s, r in state.reports.items() if s in symbols}
+    for symbol, report in event.new_symbol_reports:
+        reports = _with_report(reports, symbol, report)
     return attrs.evolve(
         state,
         components=event.components,
         component_prices=event.component_prices,
         index_price_wad=event.index_price_after_wad,
+        price_observed_at=event.observed_at or state.price_observed_at,
         reports=reports,
     )
 

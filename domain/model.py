@@ -119,6 +119,9 @@ class ProductState:
     # Reports received while halted: only these can confirm a tripped move, so the
     # reports that tripped the breaker never confirm it themselves.
     confirmations: Mapping[str, Mapping[str, Report]] = attrs.field(factory=dict)
+    # The reports of the update (round) that tripped the breaker: with ``confirmations``
+    # they are the reports "since the trip" that a dismissal or an admin's acceptance uses.
+    trip_reports: Mapping[str, Mapping[str, Report]] = attrs.field(factory=dict)
     paused: bool = False
     halted: bool = False
     settled: bool = False

@@ -4,12 +4,14 @@ staleness and the size of a move. Pure functions over a product's report book.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from attrs import frozen
 
+from domain.errors import InvalidPriceReport
 from domain.fixedpoint import WAD, median, mul_div_up
 from domain.model import Component, Report
+from domain.validation import check_reporter_id, check_symbol
 
 
 @frozen
@@ -63,6 +65,49 @@ def candidate_price(
     )
 
 
+def fresh_median(
+    reports: Iterable[Report], now: int, max_age_s: int, quorum: int
+) -> tuple[int, int, int] | None:
+    """(median price, oldest observed_at, count) of the fresh ``reports`` (one per
+    reporter), or None with fewer than ``quorum`` of them. The median of an even count is
+    the mean of the middle two (rounded down): two reporters who disagree meet halfway."""
+    fresh = [r for r in reports if is_fresh(r.observed_at, now, max_age_s)]
+    if not fresh or len(fresh) < quorum:
+        return None
+    return median(tuple(r.price_wad for r in fresh)), min(r.observed_at for r in fresh), len(fresh)
+
+
+def candidate_from(
+    components: tuple[Component, ...], prices: Mapping[str, tuple[int, int, int]]
+) -> Candidate:
+    """The candidate of per-component (price, oldest observed_at, reporters)."""
+    return Candidate(
+        index_price_wad=index_price_wad(components, {s: p[0] for s, p in prices.items()}),
+        component_prices=tuple((c.symbol, prices[c.symbol][0]) for c in components),
+        observed_at=min(prices[c.symbol][1] for c in components),
+        reporters_min=min(prices[c.symbol][2] for c in components),
+    )
+
+
+def merged_books(
+    *books: Mapping[str, Mapping[str, Report]],
+) -> dict[str, dict[str, Report]]:
+    """One book of several, a later book's report of a reporter replacing an earlier one's."""
+    merged: dict[str, dict[str, Report]] = {}
+    for book in books:
+        for symbol, by_reporter in book.items():
+            merged.setdefault(symbol, {}).update(by_reporter)
+    return merged
+
+
+def moved_beyond(previous_price_wad: int | None, new_price_wad: int, max_move_wad: int) -> bool:
+    """Whether a price moved more than ``max_move_wad`` (a component without a previous
+    accepted price counts as moved)."""
+    if not previous_price_wad:
+        return True
+    return move_wad(previous_price_wad, new_price_wad) > max_move_wad
+
+
 def move_wad(previous_price_wad: int, new_price_wad: int) -> int:
     """|new − previous| / previous as WAD, rounded up (a move is never understated).
 
@@ -82,3 +127,50 @@ def reconstituted_components(
     return tuple(
         Component(c.symbol, c.quantity_wad * index_price_before_wad * WAD // raw) for c in components
     )
+
+
+def check_round(
+    book: Mapping[str, Mapping[str, Report]],
+    reporter_id: str,
+    observed_at: int,
+    prices: tuple[tuple[str, int], ...],
+    now: int,
+) -> None:
+    """Whether a round may join the oracle's book of every asset (a fact about assets,
+    whether or not a product holds them): prices positive, each symbol once, not observed
+    in the future nor before the reporter's previous report of the symbol. Raises the
+    named error; products judge freshness by their own ``max_oracle_age_s``."""
+    check_reporter_id(reporter_id)
+    if not prices:
+        raise InvalidPriceReport("a round needs at least one price")
+    if observed_at > now:
+        raise InvalidPriceReport(f"observed_at {observed_at} is in the future (now {now})")
+    seen: set[str] = set()
+    for symbol, price in prices:
+        check_symbol(symbol)
+        if symbol in seen:
+            raise InvalidPriceReport(f"{symbol!r} appears twice in one round")
+        seen.add(symbol)
+        if price <= 0:
+            raise InvalidPriceReport(f"price of {symbol} must be positive (WAD), got {price}")
+        previous = book.get(symbol, {}).get(reporter_id)
+        if previous is not None and observed_at < previous.observed_at:
+            raise InvalidPriceReport(
+                f"reporter {reporter_id} already reported {symbol} observed at "
+                f"{previous.observed_at}; a report observed at {observed_at} is out of order"
+            )
+
+
+def with_round(
+    book: Mapping[str, Mapping[str, Report]],
+    reporter_id: str,
+    observed_at: int,
+    prices: tuple[tuple[str, int], ...],
+) -> dict[str, Mapping[str, Report]]:
+    """The book with a round's reports as each reporter's latest of its symbols."""
+    updated = dict(book)
+    for symbol, price in prices:
+        by_reporter = dict(updated.get(symbol, {}))
+        by_reporter[reporter_id] = Report(reporter_id, price, observed_at)
+        updated[symbol] = by_reporter
+    return updated

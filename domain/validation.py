@@ -107,6 +107,7 @@ def check_components(components: tuple[Component, ...]) -> None:
 
 
 def check_symbol(symbol: str, field: str = "symbol") -> None:
+    """An asset's symbol: what a component may be called (see ``check_components``)."""
     if not _SYMBOL.fullmatch(symbol):
         raise InvalidArgument(f"{field} must be 1-32 letters, digits, '.', '_' or '-', got {shown(symbol)}")
 

@@ -18,7 +18,7 @@ from domain.accrual import FUNDING_DENOMINATOR
 from domain.draft import debt_value
 from domain.evolve import evolve
 from domain.fixedpoint import BPS, WAD
-from domain.model import LOCKED_HOLDER, MARKET, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, Component
+from domain.model import LOCKED_HOLDER, MARKET, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, Component, Report
 from domain.params import default_params
 from invariants.log import check_log, replay
 from invariants.state import (
@@ -48,7 +48,8 @@ def _trading() -> Log:
     s.advance(60)
     s.run(cmd.Redeem("bob", s.product.balance_of("bob") // 2, 0))
     s.advance(60)
-    s.run(cmd.ReconstituteIndex((Component("BTC", BTC_WAD), Component("SOL", WAD)), (("SOL", 150 * WAD),)))
+    sol = (("SOL", (Report("r1", 150 * WAD, s.now),)),)
+    s.run(cmd.ReconstituteIndex((Component("BTC", BTC_WAD), Component("SOL", WAD)), oracle_reports=sol))
     return tuple(map(tuple, s.decisions))
 
 

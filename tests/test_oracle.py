@@ -298,21 +298,25 @@ def test_reports_that_tripped_the_breaker_do_not_count_as_confirmations():
     assert scenario.product.status is Status.ACTIVE
 
 
-def test_a_second_reporter_at_the_old_level_does_not_confirm_the_move():
+def test_a_second_reporter_at_the_old_level_does_not_confirm_the_move_they_meet_halfway():
     scenario = minted()
-    before = scenario.product.index_price_wad
     report(scenario, "BTC", SPIKE["BTC"])
     scenario.report_all(SPIKE, "r1")
-    events = scenario.report_all(DEFAULT_PRICES, "r2")
-    assert not of(ev.HaltResolved, events)
-    assert scenario.product.status is Status.HALTED
-    assert scenario.product.index_price_wad == before
+    events = report(scenario, "BTC", DEFAULT_PRICES["BTC"], "r2")
+    # Two reporters who disagree: the median of two is their mean, 75 000, an index of
+    # 1 050 (+16.7 %), within max_price_move: the trip is dismissed, the move not confirmed.
+    assert [(r.accepted, r.resolved_by) for r in of(ev.HaltResolved, events)] == [(False, "reports")]
+    assert scenario.product.status is Status.ACTIVE
+    assert scenario.product.index_price_wad == index_of(75_000, 3_000)
 
 
-def test_an_admin_accepting_the_halt_applies_the_pending_price():
+def test_an_admin_accepting_the_halt_applies_the_index_of_reports_of_every_component_since_the_trip():
     scenario = minted()
     report(scenario, "BTC", SPIKE["BTC"])
     pending = scenario.product.pending_price
+    with pytest.raises(PriceUnavailable, match="not reported since: ETH"):
+        scenario.run(cmd.ResolveHalt(accept=True))  # a partial index that no market showed
+    report(scenario, "ETH", SPIKE["ETH"])
     events = scenario.run(cmd.ResolveHalt(accept=True))
     assert [(r.accepted, r.resolved_by) for r in of(ev.HaltResolved, events)] == [(True, "admin")]
     state = scenario.product

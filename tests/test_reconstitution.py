@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,12 +23,17 @@ from domain.errors import (
     ProductSettled,
 )
 from domain.fixedpoint import WAD
-from domain.model import Component
+from domain.model import Component, Report
 from domain.params import default_params
 from tests.support import DEFAULT_COMPONENTS, USDC, Scenario, minted
 
 BTC_SOL = (Component("BTC", WAD), Component("SOL", WAD))
 SOL_PRICE = 150 * WAD
+
+
+def oracle_of(*prices: tuple[str, int], at: int = Scenario().now, reporter: str = "r1"):
+    """What the node hands a reconstitution from its oracle book: each symbol's reports."""
+    return tuple((symbol, (Report(reporter, price, at),)) for symbol, price in prices)
 
 
 def of(kind, events):
@@ -41,7 +47,7 @@ def index_price(components, prices) -> int:
 
 def reconstituted() -> Scenario:
     scenario = minted()
-    scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
+    scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
     return scenario
 
 
@@ -51,7 +57,10 @@ def reconstituted() -> Scenario:
 def test_reconstitution_never_raises_the_index_price_and_lowers_it_only_by_rounding():
     scenario = minted()
     before = scenario.product.index_price_wad
-    [event] = of(ev.IndexReconstituted, scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),))))
+    [event] = of(
+        ev.IndexReconstituted,
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE)))),
+    )
     after = scenario.product.index_price_wad
     assert (event.index_price_before_wad, event.index_price_after_wad) == (before, after)
     # Each quantity rounds down by less than one wei, worth less than price / WAD of the index.
@@ -95,7 +104,7 @@ def test_for_any_new_index_the_price_does_not_rise_and_drops_by_less_than_the_su
     prices = {**current, **dict(new_prices)}
     raw = sum(c.quantity_wad * prices[c.symbol] for c in components)
     scaled = [math.floor(Fraction(c.quantity_wad * before * WAD, raw)) for c in components]
-    command = cmd.ReconstituteIndex(components, new_prices)
+    command = cmd.ReconstituteIndex(components, oracle_reports=oracle_of(*new_prices))
     if min(scaled) == 0:  # a component too small to survive the scaling
         with pytest.raises(InvalidArgument, match="rounds to zero"):
             scenario.run(command)
@@ -111,48 +120,64 @@ def test_for_any_new_index_the_price_does_not_rise_and_drops_by_less_than_the_su
 # Prices of the new index ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("new_symbol_prices", "problem"),
-    [
-        ((), "missing"),
-        ((("SOL", SOL_PRICE), ("BTC", 60_000 * WAD)), "an existing symbol priced"),
-        ((("SOL", SOL_PRICE), ("DOGE", WAD)), "a symbol outside the index"),
-    ],
-)
-def test_reconstitution_requires_prices_for_exactly_the_new_symbols(new_symbol_prices, problem):
+def test_reconstitution_without_an_oracle_report_of_a_new_symbol_is_refused_and_writes_nothing():
     scenario = minted()
     before = scenario.product
-    with pytest.raises(InvalidArgument, match=r"exactly the new symbols \['SOL'\]"):
-        scenario.run(cmd.ReconstituteIndex(BTC_SOL, new_symbol_prices))
-    assert scenario.product == before, problem
+    with pytest.raises(PriceUnavailable, match="SOL has no oracle report"):
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL))
+    # A report of another symbol does not price SOL, and a typed price is no substitute.
+    with pytest.raises(PriceUnavailable, match="SOL has no oracle report"):
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),), oracle_of(("DOGE", WAD))))
+    assert scenario.product == before
+
+
+def test_reconstitution_on_a_stale_oracle_report_of_a_new_symbol_is_refused():
+    scenario = minted()
+    stale_at = scenario.now - default_params().max_oracle_age_s - 1
+    with pytest.raises(OracleStale, match="SOL has no fresh oracle report"):
+        scenario.run(
+            cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE), at=stale_at))
+        )
+
+
+def test_reconstitution_needs_the_quorum_of_oracle_reports_and_takes_their_median():
+    scenario = minted()
+    scenario.run(cmd.UpdateParameters(attrs.evolve(default_params(), oracle_quorum=2)))
+    one = oracle_of(("SOL", SOL_PRICE))
+    with pytest.raises(OracleStale, match="SOL has no fresh oracle report"):
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=one))
+    two = (("SOL", (Report("r1", 140 * WAD, scenario.now), Report("r2", 160 * WAD, scenario.now))),)
+    scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=two))
+    assert dict(scenario.product.component_prices)["SOL"] == 150 * WAD  # the median of two: their mean
+
+
+def test_a_typed_price_for_a_new_symbol_is_ignored():
+    scenario = minted()
+    scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", 999 * WAD),), oracle_of(("SOL", SOL_PRICE))))
+    assert dict(scenario.product.component_prices)["SOL"] == SOL_PRICE
 
 
 def test_reconstitution_rejects_a_component_whose_scaled_quantity_rounds_to_zero():
     # 1 wei of BTC beside 100 SOL: scaled to an index price of 900 it is 900 / 15 000 of a wei.
     components = (Component("BTC", 1), Component("SOL", 100 * WAD))
     with pytest.raises(InvalidArgument, match="rounds to zero"):
-        minted().run(cmd.ReconstituteIndex(components, (("SOL", SOL_PRICE),)))
-
-
-@pytest.mark.parametrize("price", [0, -SOL_PRICE])
-def test_reconstitution_rejects_a_non_positive_price_for_a_new_symbol(price):
-    with pytest.raises(InvalidArgument, match="price of SOL must be positive"):
-        minted().run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", price),)))
+        minted().run(cmd.ReconstituteIndex(components, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
 
 
 def test_reconstitution_keeps_the_accepted_price_of_existing_symbols():
     scenario = minted()
     btc = dict(scenario.product.component_prices)["BTC"]
-    scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
+    scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
     assert dict(scenario.product.component_prices) == {"BTC": btc, "SOL": SOL_PRICE}
 
 
-def test_reconstitution_drops_the_reports_of_removed_symbols_and_keeps_the_others():
+def test_reconstitution_drops_the_reports_of_removed_symbols_keeps_the_others_and_adds_the_oracles():
     scenario = minted()
     btc_reports = scenario.product.reports["BTC"]
-    scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
-    assert set(scenario.product.reports) == {"BTC"}
+    scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
+    assert set(scenario.product.reports) == {"BTC", "SOL"}
     assert scenario.product.reports["BTC"] == btc_reports
+    assert scenario.product.reports["SOL"] == {"r1": Report("r1", SOL_PRICE, scenario.now)}
 
 
 def test_a_report_for_a_removed_symbol_is_rejected_after_reconstitution():
@@ -168,28 +193,28 @@ def test_reconstitution_is_rejected_while_halted():
     scenario = minted()
     scenario.run(cmd.ReportPrice("BTC", 90_000 * WAD, scenario.now, "r1"))
     with pytest.raises(ProductHalted, match="circuit breaker"):
-        scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
 
 
 def test_reconstitution_is_rejected_on_a_stale_price():
     scenario = minted()
     scenario.advance(default_params().max_oracle_age_s + 1)
     with pytest.raises(OracleStale, match="max_oracle_age_s"):
-        scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
 
 
 def test_reconstitution_is_rejected_before_any_price():
     scenario = Scenario()
     scenario.run(cmd.LaunchProduct("IIT-1", DEFAULT_COMPONENTS, default_params()))
     with pytest.raises(PriceUnavailable, match="no accepted price"):
-        scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
 
 
 def test_reconstitution_is_rejected_once_settled():
     scenario = minted()
     scenario.run(cmd.SettleProduct())
     with pytest.raises(ProductSettled, match="settled"):
-        scenario.run(cmd.ReconstituteIndex(BTC_SOL, (("SOL", SOL_PRICE),)))
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
 
 
 @pytest.mark.parametrize(
@@ -205,20 +230,20 @@ def test_reconstitution_is_rejected_with_invalid_components(components, message)
     scenario = minted()
     before = scenario.product
     with pytest.raises(InvalidComponents, match=message):
-        scenario.run(cmd.ReconstituteIndex(components, (("SOL", SOL_PRICE),)))
+        scenario.run(cmd.ReconstituteIndex(components, oracle_reports=oracle_of(("SOL", SOL_PRICE))))
     assert scenario.product == before
 
 
 # The oracle after reconstitution ------------------------------------------------------------------
 
 
-def test_after_reconstitution_the_price_waits_for_a_quorum_on_every_new_component():
+def test_after_reconstitution_a_report_of_any_component_is_accepted_at_once():
     scenario = reconstituted()
-    accepted = scenario.product.index_price_wad
+    components = scenario.product.components
     scenario.advance(60)
     events = scenario.run(cmd.ReportPrice("BTC", 61_000 * WAD, scenario.now, "r1"))
-    assert not of(ev.PriceAccepted, events)  # SOL has no report yet
-    assert scenario.product.index_price_wad == accepted
+    [accepted] = of(ev.PriceAccepted, events)  # SOL is priced by the oracle's report already
+    assert accepted.index_price_wad == index_price(components, {"BTC": 61_000 * WAD, "SOL": SOL_PRICE})
 
 
 def test_after_reconstitution_a_quorum_of_reports_moves_the_price_of_the_new_index():

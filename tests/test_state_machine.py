@@ -32,9 +32,16 @@ from hypothesis.stateful import (
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import current_leverage_wad, nav_wad
-from domain.errors import DomainError, InsufficientBalance, InvalidArgument, ProductPaused, RedeemTooSmall
+from domain.errors import (
+    DomainError,
+    InsufficientBalance,
+    InvalidArgument,
+    PriceUnavailable,
+    ProductPaused,
+    RedeemTooSmall,
+)
 from domain.evolve import evolve
-from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Component
+from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Component, Report
 from domain.params import default_params
 from invariants.log import check_log, replay
 from invariants.state import check_decision_end, check_state
@@ -321,6 +328,14 @@ class ProductMachine(RuleBasedStateMachine):
         self._report({first: prices[first]}, ("r1", "r2"))
         assert self.product.halted, "a move that wipes out equity is beyond max_price_move"
         if finish == "admin":
+            # An admin accepts only an index of reports of every component since the trip:
+            # the others and, at quorum 2, one more report of the moved one (one reporter
+            # after the trip does not confirm it).
+            quorum = s.params.oracle_quorum
+            others = {symbol: p for symbol, p in prices.items() if symbol != first}
+            self._report(others, REPORTERS[:quorum])
+            self._report({first: prices[first]}, ("r3",)[: quorum - 1])
+            assert self.product.halted
             self._run(cmd.ResolveHalt(True))
         else:
             self._report(prices, ("r3", "r1"))
@@ -371,8 +386,9 @@ class ProductMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._live() and self.product.halted)
     @rule(accept=st.booleans())
     def resolve_halt(self, accept):
-        self._run(cmd.ResolveHalt(accept))
-        assert not self.product.halted
+        # Accepting needs every component reported since the trip (no partial index).
+        result = self._run(cmd.ResolveHalt(accept), PriceUnavailable)
+        assert isinstance(result, DomainError) or not self.product.halted
 
     @precondition(lambda self: self._can_trade())
     @rule(index=INDEX)
@@ -380,7 +396,9 @@ class ProductMachine(RuleBasedStateMachine):
         known = dict(self.product.component_prices)
         new_prices = tuple((s, cents * WAD // 100) for s, _, cents in index if s not in known)
         components = tuple(Component(s, qty * WAD // 1_000) for s, qty, _ in index)
-        result = self._run(cmd.ReconstituteIndex(components, new_prices), InvalidArgument)
+        quorum = REPORTERS[: self.product.params.oracle_quorum]
+        oracle = tuple((s, tuple(Report(r, p, self.sc.now) for r in quorum)) for s, p in new_prices)
+        result = self._run(cmd.ReconstituteIndex(components, oracle_reports=oracle), InvalidArgument)
         assert not isinstance(result, DomainError) or "rounds to zero" in str(result), result
 
     @precondition(lambda self: self._can_trade() and self.steps >= 15)
@@ -447,7 +465,9 @@ class ProductMachine(RuleBasedStateMachine):
     )
     def raw_reconstitute(self, components, prices):
         index = tuple(Component(s, q) for s, q in components)
-        self._run(cmd.ReconstituteIndex(index, tuple(dict(prices).items())), DomainError)
+        quorum = REPORTERS[: self.product.params.oracle_quorum]
+        oracle = tuple((s, tuple(Report(r, p, self.sc.now) for r in quorum)) for s, p in dict(prices).items())
+        self._run(cmd.ReconstituteIndex(index, oracle_reports=oracle), DomainError)
 
     # After every step.
     @invariant()

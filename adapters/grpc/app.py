@@ -107,31 +107,57 @@ class NodeApp:
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str
     ) -> list[PriceResult]:
-        """Fan a price out to every product holding ``symbol`` (as ``NodeService`` does),
-        keeping each product's rejection apart: when every product rejects, nothing was
-        written and the first rejection is raised."""
+        """A price is a round of one (see ``report_prices``)."""
+        report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
+        return self._report(report, reporter_id, observed_at, ((symbol, price_wad),), request_id)
+
+    def report_prices(
+        self, reporter_id: str, observed_at: int, prices: tuple[tuple[str, int], ...], request_id: str
+    ) -> list[PriceResult]:
+        """Record a round once in the oracle's book (whether or not a product holds its
+        symbols), then fan it out to every product holding any of them, each judging it as
+        one update and keeping its rejection apart: when every product rejects, the first
+        rejection is raised (the round stays in the book: a fact about the assets)."""
+        round_ = cmd.ReportPrices(reporter_id, observed_at, prices)
+        return self._report(round_, reporter_id, observed_at, prices, request_id)
+
+    def _report(
+        self,
+        command: cmd.Command,
+        reporter_id: str,
+        observed_at: int,
+        prices: tuple[tuple[str, int], ...],
+        request_id: str,
+    ) -> list[PriceResult]:
         require_request_id(request_id)
         check_reporter_id(reporter_id)
-        if price_wad <= 0:
-            raise InvalidPriceReport(f"price must be positive (WAD), got {price_wad}")
-        report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        fingerprint = command_fingerprint("", report)
+        for symbol, price in prices:
+            if price <= 0:
+                raise InvalidPriceReport(f"price of {symbol} must be positive (WAD), got {price}")
+        fingerprint = command_fingerprint("", command)
         every_id = self.service.request_ids(self.product_ids(), request_id)
         first, handled = price_reports.first_answer(self.node, request_id, every_id)
         if first is not None:
-            return self._report_again(first, report, fingerprint)
+            return self._report_again(first, command, fingerprint)
         # A repeat of a report that every product it went to applied (or that was answered
         # before records existed): those products only, each answering its first outcome,
-        # whichever products hold the symbol now.
-        ids = handled or self.service.fan_out_ids(symbol, request_id)
-        results = self._fan_out(report, ids)
+        # whichever products hold the symbols now.
+        ids = handled or self.service.fan_out_ids(tuple(symbol for symbol, _ in prices), request_id)
+        now = self.now()
+        if not handled:
+            self.service.refuse_if_stale_everywhere(ids, observed_at, now)
+        # Recorded once in the oracle book, whether or not a product holds the symbols (a
+        # repeat finds its marker and records nothing).
+        self.node.record_round(request_id, reporter_id, observed_at, prices, now)
+        results = self._fan_out(command, ids, now)
         applied = [r for r in results if r.outcome is not None]
-        if not applied:
+        if results and not applied:
             assert results[0].error is not None
             raise results[0].error
-        if len(applied) < len(results):
-            # Applied by some, rejected by others: keep which products it went to and what
-            # the ones that rejected it said (no marker holds that), for a repeat.
+        if len(applied) < len(results) or not results:
+            # Applied by some, rejected by others (or held by no product): keep which
+            # products it went to and what the ones that rejected it said (no marker holds
+            # that), for a repeat.
             price_reports.record(
                 self.node,
                 request_id,
@@ -143,8 +169,8 @@ class NodeApp:
             self._after(result.product_id, result.outcome)
         return results
 
-    def _fan_out(self, report: cmd.ReportPrice, ids: dict[str, str]) -> list[PriceResult]:
-        now = self.now()
+    def _fan_out(self, report: cmd.Command, ids: dict[str, str], now: int | None = None) -> list[PriceResult]:
+        now = self.now() if now is None else now
         writer = self.service.writer
         pending = [(pid, writer.submit(pid, report, rid, now)) for pid, rid in ids.items()]
         results: list[PriceResult] = []
@@ -156,7 +182,7 @@ class NodeApp:
         return results
 
     def _report_again(
-        self, first: PriceReportRecorded, report: cmd.ReportPrice, fingerprint: str
+        self, first: PriceReportRecorded, report: cmd.Command, fingerprint: str
     ) -> list[PriceResult]:
         """A repeat of a recorded fan-out: the same products in the same order; those that
         applied it answer their first outcome (their markers), the others their first
@@ -176,6 +202,7 @@ class NodeApp:
                 results.append(
                     PriceResult(pid, None, price_reports.rejection_of(row["error"], row["message"]))
                 )
+        return results
         return results
 
     def tick(self, now: int | None) -> tuple[int, list[TickResult]]:

@@ -3,8 +3,10 @@
 A node is started in-process on 127.0.0.1 port 0 with a temporary SQLite store, a
 simulated clock and a bearer token per actor; then an admin, three oracle reporters and
 four holders drive it through gRPC clients only: a −1× product on a BTC/ETH/SOL index,
-mints and redeems, daily resets, a rally that pulls the ripcord, a paused period, and a
-BTC crash that trips the circuit breaker until more reporters confirm it. Each row shows
+mints and redeems, daily resets, a rally that pulls the ripcord, a paused period, a cross
+move (BTC up 30 %, ETH and SOL down, the index flat) that each reporter publishes as one
+round and that passes without a halt, and a BTC crash that trips the circuit breaker
+until more reporters confirm it. Each row shows
 the product as ``GetProduct`` returns it and what the events streamed by
 ``StreamEvents`` since the previous row say; the run ends with ``CheckInvariants``.
 """
@@ -136,6 +138,29 @@ class Driver:
                     metadata=client.md,
                 )
 
+    def round_move(self, moment: int, label: str, prices: dict[str, int]) -> None:
+        """Every reporter publishes ``prices`` as one round (``ReportPrices``): each product
+        judges the whole index once, so components moving apart trip nothing."""
+        self.at(moment)
+        halted = accepted = 0
+        for reporter in REPORTERS:
+            client = self._md(reporter)
+            response = client.oracle.ReportPrices(
+                oracle_pb2.ReportPricesRequest(
+                    reporter_id=reporter,
+                    observed_at=Timestamp(seconds=self.now),
+                    prices=[oracle_pb2.RoundPrice(symbol=s, price=str(p)) for s, p in prices.items()],
+                    request_id=self._rid(),
+                ),
+                metadata=client.md,
+            )
+            halted += sum(o.halted for o in response.outcomes)
+            accepted += sum(o.price_accepted for o in response.outcomes)
+        self.prices = prices
+        events = self._new_events()
+        summary = f"{accepted} of {len(REPORTERS)} rounds accepted, {halted} halts, index unchanged"
+        self.row(label, summary if events == "-" else f"{summary}; {events}")
+
     def move(
         self,
         moment: int,
@@ -234,10 +259,14 @@ def script(d: Driver) -> None:
     d.move(t + 3 * HOUR, "market drifts", _prices(70_500, 3_520, 176))
     d.step(t + 4 * HOUR, "bob redeems while paused", d.redeem_half("bob"))
     d.step(t + 5 * HOUR, "admin resumes", d.admin_call("resume"))
+    # BTC +30 % while ETH and SOL fall by as much value (each -30 %): the index stays at
+    # 1,409. Published as rounds, no product sees BTC's move alone.
+    cross = {"BTC": 91_650 * WAD, "ETH": 2_462_500 * WAD // 1_000, "SOL": 123_125 * WAD // 1_000}
+    d.round_move(t + 6 * HOUR, "cross move in rounds: BTC +30%, ETH/SOL -30%, no halt", cross)
     t += DAY
     d.step(t, "keeper tick: daily reset", d.keeper())
-    crash = {**d.prices, "BTC": 42_000 * WAD}
-    d.move(t + HOUR, "oracle-a: BTC -40% (outvoted)", crash, REPORTERS[:1], adopt=False)
+    crash = {**d.prices, "BTC": 55_000 * WAD}
+    d.move(t + HOUR, "crash: oracle-a BTC -40% (outvoted)", crash, REPORTERS[:1], adopt=False)
     d.move(t + HOUR + 60, "oracle-b agrees: move > 20%", crash, REPORTERS[1:2], adopt=False)
     d.step(t + 2 * HOUR, "carol tries to redeem", d.redeem_half("carol"))
     d.move(t + 2 * HOUR + 60, "oracle-c and -a confirm", crash, (REPORTERS[2], REPORTERS[0]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import grpc
 
 from adapters.grpc import wire
-from adapters.grpc.app import events_of
+from adapters.grpc.app import PriceResult, events_of
 from adapters.grpc.audit import AuditServicer
 from adapters.grpc.auth import Caller
 from adapters.grpc.errors import message_of, status_of
@@ -131,6 +131,23 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
         results = self.deps.app.report_price(
             request.symbol, price, observed_at, request.reporter_id, request.request_id
         )
+        return oracle_pb2.ReportPriceResponse(outcomes=self._outcomes(results))
+
+    @unary(ORACLE)
+    def ReportPrices(  # noqa: N802
+        self, request: oracle_pb2.ReportPricesRequest, caller: Caller
+    ) -> oracle_pb2.ReportPriceResponse:
+        caller.require_reporter(request.reporter_id, "ReportPrices")
+        if not request.HasField("observed_at"):
+            raise InvalidArgument("observed_at is required: when the reporter observed the prices")
+        observed_at = wire.seconds(request.observed_at, "observed_at")
+        prices = tuple(
+            (p.symbol, wire.amount(p.price, f"prices[{i}].price")) for i, p in enumerate(request.prices)
+        )
+        results = self.deps.app.report_prices(request.reporter_id, observed_at, prices, request.request_id)
+        return oracle_pb2.ReportPriceResponse(outcomes=self._outcomes(results))
+
+    def _outcomes(self, results: list[PriceResult]) -> list[oracle_pb2.PriceOutcome]:
         outcomes = []
         for result in results:
             if result.error is not None:
@@ -156,7 +173,7 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
                     ripcord=any(r.reason == "ripcord" for r in rebalances),
                 )
             )
-        return oracle_pb2.ReportPriceResponse(outcomes=outcomes)
+        return outcomes
 
     @unary(ORACLE)
     def ReportFundingRate(  # noqa: N802

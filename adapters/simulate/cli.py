@@ -26,7 +26,7 @@ from adapters.simulate.paths import (
 )
 from adapters.simulate.policies import DEFAULT_POLICIES, Policy, PolicyError, parse_policy
 from adapters.simulate.report import decimal, plot, text_table, write_csv, write_html
-from adapters.simulate.runner import Driver, MemoryDriver, PolicyRun, Setup, StoreDriver, run_backtest
+from adapters.simulate.runner import FEEDS, Driver, MemoryDriver, PolicyRun, Setup, StoreDriver, run_backtest
 from adapters.simulate.summary import summarise
 from domain.errors import DomainError
 from domain.params import Params, default_params, validate_params
@@ -171,6 +171,7 @@ def execute(
         params=params,
         initial_mint=int(options["initial_mint"]) * 10**params.collateral_decimals,
         funding_wad=funding,
+        feed=options.get("feed") or "rounds",
     )
     run_id = options["run_id"] or _run_id(options)
     prefix = f"SIM-{run_id}"
@@ -223,7 +224,20 @@ def execute(
 @click.option("--initial-price", type=float, default=100.0, show_default=True)
 @click.option("--drift", type=float, default=0.0, show_default=True, help="GBM drift per year.")
 @click.option("--volatility", type=float, default=0.8, show_default=True, help="Volatility per year.")
-@click.option("--correlation", type=float, default=0.5, show_default=True, help="Between GBM components.")
+@click.option(
+    "--correlation",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Between GBM components (0: each component moves independently).",
+)
+@click.option(
+    "--feed",
+    type=click.Choice(FEEDS),
+    default="rounds",
+    show_default=True,
+    help="How reporters publish each step: one round of every component, or one report per component.",
+)
 @click.option("--days", type=int, default=365, show_default=True)
 @click.option("--steps-per-day", type=int, default=24, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="A seed reproduces a GBM run exactly.")

@@ -1,11 +1,14 @@
 """Drive products through a price path with the real domain, one product per policy.
 
-Each step, at the path's time: a funding report if the rate changed, one price report
-per component and reporter (as the node receives them: per asset, so between two reports
-of one step the index may be priced from new and old component prices; the ripcord runs
-in the decision whose move crossed it), a confirmation by other reporters if the move
-tripped the circuit breaker (a backtest replays history, so a recorded move is a real
-one), then the keeper's ``Tick``. Time
+Each step, at the path's time: a funding report if the rate changed, then each reporter
+publishes the step's prices, as a round of every component (``ReportPrices``, judged as
+one update: the way multi-asset feeds publish; the default) or one report per component
+(``feed="per-asset"``: between two reports of one step the index is priced from new and
+old component prices, and a trip on such a partial index is dismissed by the step's
+later reports), a confirmation by other reporters if the whole step's move tripped the
+circuit breaker (a backtest replays history, so a recorded move is a real one; no admin
+ever resolves a halt), then the keeper's ``Tick``. The ripcord runs in the decision whose
+move crossed it. Time
 comes from a ``SimulatedClock``; the decisions run in memory (``decide``/``evolve``) or
 through the node's application service on a store (``Node.execute``).
 """
@@ -29,7 +32,7 @@ from domain.model import Component, ProductState
 from domain.params import Params
 
 HOLDER = "sim-holder"
-HALT_ATTEMPTS = 2  # confirm, or resolve a partial trip and report again (which may trip once more)
+FEEDS = ("rounds", "per-asset")
 CONFIRMATION_REPORTERS_MIN = 2  # the domain confirms a tripped move with at least two reporters
 
 
@@ -137,6 +140,7 @@ class Setup:
     initial_mint: int  # collateral base units
     funding_wad: int = 0  # constant rate per year, unless the path has a funding column
     quantities_wad: tuple[int, ...] | None = None  # None: an equal-weighted index at 100
+    feed: str = "rounds"  # how reporters publish a step: one of FEEDS
 
 
 def _rebalances(events: Sequence[ev.Event]) -> list[RebalanceNote]:
@@ -200,8 +204,13 @@ def run_policy(
     def report(prices: tuple[int, ...], names: tuple[str, ...]) -> tuple[list[ev.Event], ProductState]:
         caused: list[ev.Event] = []
         state: ProductState | None = None
+        pairs = tuple(zip(path.symbols, prices, strict=True))
         for reporter in names:
-            for symbol, price in zip(path.symbols, prices, strict=True):
+            if setup.feed == "rounds":
+                events, state = run(cmd.ReportPrices(reporter, clock.now(), pairs))
+                caused += events
+                continue
+            for symbol, price in pairs:
                 events, state = run(cmd.ReportPrice(symbol, price, clock.now(), reporter))
                 caused += events
         assert state is not None
@@ -223,21 +232,12 @@ def run_policy(
             caused += run(cmd.ReportFundingRate(funding))[0]
         reported, state = report(path.prices_wad[k], oracles)
         caused += reported
-        for _attempt in range(HALT_ATTEMPTS):
-            if not state.halted:
-                break
+        if state.halted:
+            # The whole step's move is past the breaker (a partial index that tripped it
+            # was dismissed by the step's later reports): other reporters confirm it.
             confirmed, state = report(path.prices_wad[k], confirming)
             caused += confirmed
-            if state.halted:
-                # What tripped was a partial index (some components reported, the others
-                # still at their old prices) and the whole recorded move is within the
-                # breaker: the admin rejects the pending price and the reporters' full
-                # set of prices is accepted as usual.
-                resolved, state = run(cmd.ResolveHalt(accept=False))
-                caused += resolved
-                reported, state = report(path.prices_wad[k], oracles)
-                caused += reported
-        assert not state.halted, f"step {k}: the product stayed halted after confirmation and resolution"
+        assert not state.halted, f"step {k}: the product stayed halted after its confirmation"
         leverage = current_leverage_wad(state)
         worst = -leverage if leverage is not None else 0
         ticked, state = run(cmd.Tick())

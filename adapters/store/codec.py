@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import cattrs
 from eventsourcing.persistence import JSONTranscoder
 
@@ -29,7 +30,7 @@ converter = cattrs.Converter()
 EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENT_TYPES}
 
 # The current schema version of each event type (1 unless listed).
-SCHEMA_VERSIONS: dict[str, int] = {"Accrued": 2}
+SCHEMA_VERSIONS: dict[str, int] = {"Accrued": 2, "CircuitBreakerTripped": 2, "IndexReconstituted": 2}
 
 
 def _accrued_v1_to_v2(payload: JSONDict) -> JSONDict:
@@ -38,7 +39,23 @@ def _accrued_v1_to_v2(payload: JSONDict) -> JSONDict:
     return {**payload, "funding_carry": 0}
 
 
-UPCASTERS: dict[tuple[str, int], Upcaster] = {("Accrued", 1): _accrued_v1_to_v2}
+def _tripped_v1_to_v2(payload: JSONDict) -> JSONDict:
+    """Version 1 of ``CircuitBreakerTripped`` did not name the reports that tripped it: none
+    of them counts as reported since the trip (an admin's acceptance waits for new ones)."""
+    return {**payload, "tripping_reports": []}
+
+
+def _reconstituted_v1_to_v2(payload: JSONDict) -> JSONDict:
+    """Version 1 of ``IndexReconstituted`` priced new symbols by a typed price, with no
+    oracle report behind it and no change to when the index's price was observed."""
+    return {**payload, "new_symbol_reports": [], "observed_at": 0}
+
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("Accrued", 1): _accrued_v1_to_v2,
+    ("CircuitBreakerTripped", 1): _tripped_v1_to_v2,
+    ("IndexReconstituted", 1): _reconstituted_v1_to_v2,
+}
 
 
 def schema_version(type_name: str) -> int:
@@ -109,8 +126,14 @@ def decode_command(body: JSONDict) -> Command:
 
 
 def command_fingerprint(product_id: str, command: Command) -> str:
-    """What makes two requests the same command: its type, product and arguments."""
-    body = {"product_id": product_id, "type": type(command).__name__, "args": converter.unstructure(command)}
+    """What makes two requests the same command: its type, product and the arguments the
+    client sent (not those the node supplied from its records, such as the oracle reports
+    of a reconstitution: a retry after new reports is still the same command)."""
+    args = converter.unstructure(command)
+    for field in attrs.fields(type(command)):
+        if field.metadata.get(commands.NODE_SUPPLIED):
+            args.pop(field.name, None)
+    body = {"product_id": product_id, "type": type(command).__name__, "args": args}
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 

@@ -20,12 +20,14 @@ library's Application (SQLite by default, PostgreSQL to share a store between no
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 from attrs import define, field, frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
@@ -35,6 +37,7 @@ from adapters.store.codec import (
     GENESIS_HASH,
     EncodedPayload,
     PayloadTranscoder,
+    canonical_json,
     chain_hash_encoded,
     command_fingerprint,
     decode_event,
@@ -45,24 +48,31 @@ from adapters.store.codec import (
 )
 from adapters.store.lookup import batch_view
 from adapters.store.records import (
+    ORACLE_STREAM_ID,
     REGISTRY_STREAM_ID,
+    OracleRequestRecorded,
+    OracleRoundRecorded,
     ProductListed,
     ProductSnapshot,
     RequestRecorded,
     StoredProductEvent,
+    oracle_request_stream_id,
     product_stream_id,
     request_stream_id,
 )
 from adapters.store.url import store_env
-from domain.commands import Command, LaunchProduct, UpdateParameters
+from domain.commands import Command, LaunchProduct, ReconstituteIndex, UpdateParameters
 from domain.decide import decide_and_apply
 from domain.draft import Draft
 from domain.errors import InvalidArgument, InvalidParameters
 from domain.events import Event, ParametersUpdated
 from domain.evolve import evolve
-from domain.model import ProductState
+from domain.model import ProductState, Report
+from domain.oracle import check_round, with_round
 from domain.params import patched
 from domain.validation import shown, state_out_of_range
+
+OracleBook = Mapping[str, Mapping[str, Report]]
 
 CONFLICT_RETRIES = 16
 CONFLICT_BACKOFF_S = 0.002
@@ -130,6 +140,15 @@ class Outcome:
     version: int = 0
 
 
+@frozen
+class OracleRound:
+    """A round in the oracle's book: its version in the oracle stream, and whether this
+    request had recorded it before (a retry)."""
+
+    version: int
+    replayed: bool
+
+
 @define
 class _Batch:
     """What a batch has decided so far: records to store in one transaction, each touched
@@ -180,6 +199,10 @@ class Node(Application[Any]):
         # The store's last notification id after this node's last commit, while that commit
         # directly followed what the node knew before it (None: ask the store).
         self._known_max: int | None = None
+        # The oracle's book of every asset (version of the oracle stream, book), and the
+        # lock of its writes: rounds are recorded outside the group-commit writer.
+        self._oracle: tuple[int, OracleBook] = (0, {})
+        self._oracle_lock = threading.Lock()
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoder, writing each event's payload from the canonical
@@ -267,6 +290,92 @@ class Node(Application[Any]):
         for record in self.events.get(product_stream_id(product_id), gt=gt or None, lte=lte):
             assert isinstance(record, StoredProductEvent)
             yield record
+
+    def oracle_book(self) -> OracleBook:
+        """The latest report of each reporter for every symbol ever reported (other
+        nodes' rounds included), whether or not a product holds it."""
+        with self._oracle_lock:
+            return self._oracle_forward()[1]
+
+    def _oracle_forward(self) -> tuple[int, OracleBook]:
+        version, book = self._oracle
+        for record in self.events.get(ORACLE_STREAM_ID, gt=version or None):
+            assert isinstance(record, OracleRoundRecorded)
+            prices = tuple((str(symbol), int(price)) for symbol, price in record.prices)
+            book = with_round(book, record.reporter_id, record.observed_at, prices)
+            version = record.originator_version
+        self._oracle = (version, book)
+        return self._oracle
+
+    def _with_oracle(self, command: Command) -> Command:
+        """A reconstitution with the oracle book's reports of its symbols, as recorded before
+        it: the node prices new components, never the admin (nor the caller)."""
+        if not isinstance(command, ReconstituteIndex):
+            return command
+        book = self.oracle_book()
+        reports = tuple(
+            (c.symbol, tuple(book[c.symbol].values())) for c in command.components if c.symbol in book
+        )
+        return attrs.evolve(command, oracle_reports=reports)
+
+    def record_round(
+        self,
+        request_id: str,
+        reporter_id: str,
+        observed_at: int,
+        prices: tuple[tuple[str, int], ...],
+        now: int,
+    ) -> OracleRound:
+        """Record a round in the oracle's book once (prices are facts about assets): its
+        record and its request's marker in one transaction. A repeat returns the first
+        result and writes nothing; the same id for another round is ``RequestIdReused``."""
+        _check_request_id(request_id)
+        body = {"reporter_id": reporter_id, "observed_at": observed_at, "prices": [list(p) for p in prices]}
+        fingerprint = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+        with self._oracle_lock:
+            for _attempt in range(CONFLICT_RETRIES):
+                for marker in self.events.get(oracle_request_stream_id(request_id), limit=1):
+                    assert isinstance(marker, OracleRequestRecorded)
+                    if marker.fingerprint != fingerprint:
+                        raise RequestIdReused(
+                            f"request_id {request_id!r} was used for a different price round; "
+                            "use a new request id"
+                        )
+                    return OracleRound(marker.oracle_version, replayed=True)
+                version, book = self._oracle_forward()
+                check_round(book, reporter_id, observed_at, prices, now)
+                records = [
+                    OracleRoundRecorded(
+                        originator_id=ORACLE_STREAM_ID,
+                        originator_version=version + 1,
+                        reporter_id=reporter_id,
+                        observed_at=observed_at,
+                        prices=[list(p) for p in prices],
+                        request_id=request_id,
+                        at=now,
+                    ),
+                    OracleRequestRecorded(
+                        originator_id=oracle_request_stream_id(request_id),
+                        originator_version=1,
+                        request_id=request_id,
+                        fingerprint=fingerprint,
+                        oracle_version=version + 1,
+                    ),
+                ]
+                try:
+                    self.events.put(records)
+                except IntegrityError:
+                    continue  # another node recorded a round (or this request) first
+                except Exception as error:
+                    raise StoreWriteFailed(
+                        f"the store did not record the round: {type(error).__name__}: {error}; "
+                        "retry with the same request_id"
+                    ) from error
+                self._oracle = (version + 1, with_round(book, reporter_id, observed_at, prices))
+                return OracleRound(version + 1, replayed=False)
+        raise ConcurrencyConflict(
+            f"{CONFLICT_RETRIES} concurrent writers won the race in a row; nothing was recorded, retry"
+        )
 
     # Writing -----------------------------------------------------------------------------
 
@@ -404,7 +513,9 @@ class Node(Application[Any]):
                 batch.loaded_at_start[product_id] = loaded
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
-            decided = decide_and_apply(loaded.state if loaded else None, command, request.now)
+            decided = decide_and_apply(
+                loaded.state if loaded else None, self._with_oracle(command), request.now
+            )
             encoded, state = self._load_back(loaded, decided)
         except REJECTIONS as error:
             return error

@@ -109,3 +109,38 @@ class PriceReportRecorded(_Record):
     request_id: str
     fingerprint: str
     outcomes: list[dict[str, str]]
+
+
+# The oracle's book of every asset: one stream of rounds, in the order they were recorded.
+ORACLE_STREAM_ID = uuid5(NAMESPACE, "oracle")
+
+
+@lru_cache(maxsize=4_096)
+def oracle_request_stream_id(request_id: str) -> UUID:
+    return uuid5(NAMESPACE, "oracle-request:" + request_id)
+
+
+class OracleRoundRecorded(_Record):
+    """A reporter's round of prices, recorded once whether or not a product holds its
+    symbols (prices are facts about assets). Version n of the oracle stream.
+
+    Fields: ``reporter_id``, ``observed_at``, ``prices`` ([symbol, price WAD] pairs),
+    ``request_id``, ``at`` (when the node recorded it).
+    """
+
+    reporter_id: str
+    observed_at: int
+    prices: list[list[Any]]
+    request_id: str
+    at: int
+
+
+class OracleRequestRecorded(_Record):
+    """The marker of a round's request id, saved with the round: a retry finds it.
+
+    Fields: ``request_id``, ``fingerprint`` (of the round), ``oracle_version``.
+    """
+
+    request_id: str
+    fingerprint: str
+    oracle_version: int

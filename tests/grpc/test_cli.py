@@ -176,6 +176,7 @@ def test_demo_tells_the_story_and_ends_with_a_clean_audit():
     for moment in (
         "rebalance (ripcord)",
         "rejected: FAILED_PRECONDITION: ProductPaused",
+        "3 of 3 rounds accepted, 0 halts",
         "HALTED",
         "rejected: FAILED_PRECONDITION: ProductHalted",
         "halt resolved by quorum",

@@ -89,16 +89,6 @@ def test_a_price_without_observed_at_is_rejected(ready):
     _same_count(ready, call, INVALID, "observed_at is required")
 
 
-def test_a_price_for_an_asset_no_product_holds_is_rejected(ready):
-    call = lambda: ready.r1.oracle.ReportPrice(  # noqa: E731
-        oracle_pb2.ReportPriceRequest(
-            symbol="DOGE", price=str(WAD), observed_at=Timestamp(seconds=T0), reporter_id="r1", request_id="x"
-        ),
-        metadata=ready.r1.md,
-    )
-    _same_count(ready, call, INVALID, "no product holds 'DOGE'")
-
-
 def test_a_price_from_the_future_is_rejected(ready):
     call = lambda: ready.r1.oracle.ReportPrice(  # noqa: E731
         oracle_pb2.ReportPriceRequest(

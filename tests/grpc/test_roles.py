@@ -81,6 +81,18 @@ RPCS: dict[str, tuple[Call, set[str]]] = {
         ),
         {"r1"},
     ),
+    "ReportPrices": (
+        lambda c: c.oracle.ReportPrices(
+            oracle_pb2.ReportPricesRequest(
+                reporter_id="r1",
+                observed_at=Timestamp(seconds=T0),
+                prices=[oracle_pb2.RoundPrice(symbol="BTC", price=str(WAD))],
+                request_id="rps",
+            ),
+            metadata=c.md,
+        ),
+        {"r1"},
+    ),
     "ReportFundingRate": (
         lambda c: c.oracle.ReportFundingRate(
             oracle_pb2.ReportFundingRateRequest(

@@ -161,6 +161,7 @@ def test_a_big_move_halts_and_the_admin_resolves_it(ready):
 
 
 def test_reconstitute_keeps_the_index_price(ready):
+    ready.report({"SOL": 150 * WAD})  # no product holds SOL yet: the oracle book records it
     product = ready.admin.admin.Reconstitute(
         admin_pb2.ReconstituteRequest(
             product_id="P",
@@ -168,13 +169,14 @@ def test_reconstitute_keeps_the_index_price(ready):
                 common_pb2.Component(symbol="BTC", quantity=str(WAD // 100)),
                 common_pb2.Component(symbol="SOL", quantity=str(WAD)),
             ],
-            new_symbol_prices=[admin_pb2.SymbolPrice(symbol="SOL", price=str(150 * WAD))],
+            new_symbol_prices=[admin_pb2.SymbolPrice(symbol="SOL", price=str(999 * WAD))],  # ignored
             request_id="recon",
         ),
         metadata=ready.admin.md,
     ).product
     assert [c.symbol for c in product.components] == ["BTC", "SOL"]
     assert abs(int(product.index_price) - 900 * WAD) <= WAD // 10**6
+    assert {p.symbol: p.price for p in product.component_prices}["SOL"] == str(150 * WAD)
 
 
 def test_settle_winds_down_and_holders_redeem_pro_rata(ready):

@@ -20,9 +20,11 @@ def frictionless(leverage: int, **changes: int) -> Params:
     return attrs.evolve(default_params(leverage * WAD), **{**zero, **changes})
 
 
-def run(path: PricePath, params: Params, policy: str, mint: int = MINT, funding_wad: int = 0) -> PolicyRun:
+def run(
+    path: PricePath, params: Params, policy: str, mint: int = MINT, funding_wad: int = 0, feed: str = "rounds"
+) -> PolicyRun:
     return run_policy(
-        MemoryDriver(), path, Setup(params, mint, funding_wad), parse_policy(policy), "SIM-TEST"
+        MemoryDriver(), path, Setup(params, mint, funding_wad, feed=feed), parse_policy(policy), "SIM-TEST"
     )
 
 

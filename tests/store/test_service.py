@@ -10,7 +10,7 @@ from adapters.store.projections import ReadModels, rebuild
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import InvalidArgument, InvalidPriceReport
+from domain.errors import InvalidArgument
 from domain.fixedpoint import WAD
 from domain.model import Component
 from domain.params import default_params
@@ -49,9 +49,10 @@ def test_a_retried_price_report_applies_once_per_product(store_url):
     assert {p: o.events for p, o in again.items()} == {p: o.events for p, o in first.items()}
 
 
-def test_a_price_for_an_asset_no_product_holds_is_rejected(store_url):
-    with pytest.raises(InvalidPriceReport, match="no product holds"):
-        two_products(store_url).report_price("DOGE", WAD, T0, "r1", "doge")
+def test_a_price_for_an_asset_no_product_holds_is_recorded_for_no_product(store_url):
+    service = two_products(store_url)
+    assert service.report_price("DOGE", WAD, T0, "r1", "doge") == {}
+    assert service.node.oracle_book()["DOGE"]["r1"].price_wad == WAD
 
 
 def test_the_keeper_runs_the_daily_reset_of_every_product_once_per_moment(store_url):
