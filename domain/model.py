@@ -128,6 +128,10 @@ class ProductState:
     accrued_at: int = 0
     next_rebalance_at: int = 0
     rebalance_pending: bool = False
+    # A capped (TWAP) trade continues towards this |leverage| (WAD; 0: the target) once
+    # ``twap_cooldown_s`` has passed since the last rebalance.
+    rebalance_goal_wad: int = 0
+    last_rebalance_at: int = 0
     bad_debt: int = 0
 
     @property

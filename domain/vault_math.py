@@ -245,22 +245,56 @@ class RebalanceQuote:
     debt_units_after_wad: int
 
 
+def recentered_magnitude_wad(magnitude_wad: int, target_magnitude_wad: int, speed_wad: int) -> int:
+    """|leverage| a rebalance aims at: ``speed`` of the way from ``magnitude`` to the target
+    (Index Coop FLI's recentering speed; 1.0 is all the way). The distance moved rounds up,
+    so any positive speed moves at least one WAD unit and 1.0 lands exactly on target.
+
+    pre: magnitude_wad >= 0 and target_magnitude_wad >= 0 and 0 < speed_wad <= WAD
+    post: min(magnitude_wad, target_magnitude_wad) <= __return__ <= max(magnitude_wad, target_magnitude_wad)
+    post: speed_wad < WAD or __return__ == target_magnitude_wad
+    """
+    distance = target_magnitude_wad - magnitude_wad
+    moved = mul_div_up(abs(distance), speed_wad, WAD)
+    return magnitude_wad + moved if distance >= 0 else magnitude_wad - moved
+
+
+def rebalance_notional(debt_value: int, equity_value: int, goal_magnitude_wad: int, cost_bps: int) -> int:
+    """The signed notional that takes leverage to ``goal`` *after* paying its execution cost
+    (positive: sell more units, negative: buy back), rounded towards zero so that the vault
+    never trades more than it needs. A sale of ``n`` leaves debt ``D + n`` and equity
+    ``E − c·n``; solving ``D + n = g·(E − c·n)`` gives ``n = (g·E − D) / (1 + g·c)``; a
+    purchase solves ``D − n = g·(E − c·n)``: ``n = (D − g·E) / (1 − g·c)``.
+
+    pre: debt_value >= 0 and equity_value > 0 and 0 <= goal_magnitude_wad <= 100 * WAD
+    pre: 0 <= cost_bps <= 1000
+    post: __return__ <= 0 or (debt_value + __return__) * WAD * BPS <= goal_magnitude_wad * (equity_value * BPS - __return__ * cost_bps)
+    post: __return__ >= 0 or (debt_value + __return__) * WAD * BPS >= goal_magnitude_wad * (equity_value * BPS + __return__ * cost_bps)
+    """
+    gap = goal_magnitude_wad * equity_value - debt_value * WAD  # WAD-scaled base units
+    if gap >= 0:
+        return mul_div_down(gap, BPS, WAD * BPS + goal_magnitude_wad * cost_bps)
+    # g·c ≥ 1 (a cost as large as the leverage it removes) cannot be solved: buy all it can.
+    return -mul_div_down(-gap, BPS, max(WAD * BPS - goal_magnitude_wad * cost_bps, 1))
+
+
 def quote_rebalance(
     cash: int,
     debt_units_wad: int,
     price_wad: int,
     collateral_decimals: int,
-    target_magnitude_wad: int,
+    goal_magnitude_wad: int,
     cost_bps: int,
     max_trade_notional: int,
 ) -> RebalanceQuote:
-    """Quote the trade that takes debt value to ``|target| × equity`` (``max_trade_notional``
-    caps it; 0 means no cap). Selling rounds proceeds down, buying rounds the price up.
+    """Quote the trade that takes |leverage| to ``goal_magnitude_wad`` once its execution
+    cost is paid (``rebalance_notional``; ``max_trade_notional`` caps it, 0 means no cap).
+    Selling rounds proceeds down, buying rounds the price up; a trade of zero units is a
+    quote with ``units_wad == 0`` (the caller records nothing).
     """
     debt_value = value_up(debt_units_wad, price_wad, collateral_decimals)
     equity_value = cash - debt_value
-    desired = mul_div_down(equity_value, target_magnitude_wad, WAD)
-    gap = desired - debt_value
+    gap = rebalance_notional(debt_value, max(equity_value, 1), goal_magnitude_wad, cost_bps)
     wanted = abs(gap)
     capped = 0 < max_trade_notional < wanted
     notional = max_trade_notional if capped else wanted
