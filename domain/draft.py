@@ -188,10 +188,14 @@ def next_schedule_after(next_at: int, now: int, interval_s: int) -> int:
     return next_at + interval_s * ((now - next_at) // interval_s + 1)
 
 
+BAND_MARGIN_WAD = WAD // 10_000  # 0.0001 of leverage
+
+
 def rebalance_goal_wad(state: ProductState, reason: RebalanceReason) -> int:
     """The |leverage| a rebalance for ``reason`` aims at: the ripcord always the target; a
     continuation the goal of the trade it continues; a band or scheduled rebalance
-    ``recentering_speed`` of the way back (SPEC §2, Index Coop FLI's recentering)."""
+    ``recentering_speed`` of the way back (SPEC §2, Index Coop FLI's recentering), and
+    never left outside the band."""
     params = state.params
     target = params.target_magnitude_wad
     if reason is RebalanceReason.RIPCORD:
@@ -201,7 +205,12 @@ def rebalance_goal_wad(state: ProductState, reason: RebalanceReason) -> int:
     leverage = current_leverage_wad(state)
     if leverage is None or params.recentering_speed_wad >= WAD:
         return target
-    return recentered_magnitude_wad(-leverage, target, params.recentering_speed_wad)
+    recentered = recentered_magnitude_wad(-leverage, target, params.recentering_speed_wad)
+    # As FLI does, a recentered leverage outside the band is brought into it (a margin
+    # inside, so that the trade's rounding does not leave it on the edge).
+    low = min(params.band_low_wad + BAND_MARGIN_WAD, target)
+    high = max(params.band_high_wad - BAND_MARGIN_WAD, target)
+    return min(max(recentered, low), high)
 
 
 def quote_rebalance_for(state: ProductState, reason: RebalanceReason) -> RebalanceQuote | None:
@@ -263,8 +272,13 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
     after = attrs.evolve(state.vault, cash=quote.cash_after, debt_units_wad=quote.debt_units_after_wad)
     leverage_after = current_leverage_wad(attrs.evolve(state, vault=after))
     next_at = state.next_rebalance_at
-    if reason is RebalanceReason.SCHEDULE:
-        next_at = next_schedule_after(next_at, now, params.rebalance_interval_s)
+    if reason is RebalanceReason.SCHEDULE or (goal == params.target_magnitude_wad and not quote.capped):
+        # A trade back to target is the reset of every scheduled moment within half an
+        # interval of it: the one it ran for (late, when no fresh price allowed it on
+        # time), or one due shortly after a band or ripcord trade, which would then find
+        # nothing to trade, record nothing, and run late at the next price.
+        interval = params.rebalance_interval_s
+        next_at = next_schedule_after(next_at, now + interval // 2, interval)
     draft.emit(
         ev.Rebalanced(
             at=now,

@@ -88,6 +88,7 @@ _STRING_PARAMS = {
     "max_trade_notional": "max_trade_notional",
     "max_price_move": "max_price_move_wad",
     "supply_cap": "supply_cap",
+    "recentering_speed": "recentering_speed_wad",
 }
 _INT_PARAMS = (
     "rebalance_interval_s",
@@ -98,7 +99,9 @@ _INT_PARAMS = (
     "max_oracle_age_s",
     "oracle_quorum",
     "collateral_decimals",
+    "twap_cooldown_s",
 )
+UNPIN_TIME_OF_DAY = -1  # rebalance_time_of_day_s = -1: the schedule runs from its last reset
 
 
 def params(message: common_pb2.Params, base: Params | None) -> Params:
@@ -114,7 +117,26 @@ def params(message: common_pb2.Params, base: Params | None) -> Params:
             changes[name] = getattr(message, name)
     if base is None:
         base = default_params(changes.get("target_leverage_wad", -WAD))
-    return attrs.evolve(base, **changes)
+    result = attrs.evolve(base, **changes)
+    if message.HasField("rebalance_time_of_day_s"):
+        time_of_day = message.rebalance_time_of_day_s
+        pinned = None if time_of_day == UNPIN_TIME_OF_DAY else time_of_day
+        result = attrs.evolve(result, rebalance_time_of_day_s=pinned)
+    return result
+
+
+def params_message(value: Params) -> common_pb2.Params:
+    """Every field of ``value`` as a wire ``Params`` (for clients: launch exactly these)."""
+    message = common_pb2.Params(
+        rebalance_time_of_day_s=(
+            UNPIN_TIME_OF_DAY if value.rebalance_time_of_day_s is None else value.rebalance_time_of_day_s
+        )
+    )
+    for wire_name, domain_name in _STRING_PARAMS.items():
+        setattr(message, wire_name, str(getattr(value, domain_name)))
+    for name in _INT_PARAMS:
+        setattr(message, name, getattr(value, name))
+    return message
 
 
 def product_params(value: Params) -> common_pb2.ProductParams:
@@ -134,6 +156,9 @@ def product_params(value: Params) -> common_pb2.ProductParams:
         oracle_quorum=value.oracle_quorum,
         collateral_decimals=value.collateral_decimals,
         supply_cap=str(value.supply_cap),
+        rebalance_time_of_day_s=value.rebalance_time_of_day_s,
+        recentering_speed=str(value.recentering_speed_wad),
+        twap_cooldown_s=value.twap_cooldown_s,
     )
 
 
