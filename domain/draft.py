@@ -12,7 +12,7 @@ from domain import events as ev
 from domain.accrual import accrue_funding, streaming_fee_tokens
 from domain.errors import OracleStale, PriceUnavailable, ProductHalted, ProductSettled
 from domain.evolve import evolve
-from domain.fixedpoint import WAD, value_up
+from domain.fixedpoint import BPS, WAD, value_up
 from domain.model import LENDER, MARKET, VAULT, Movement, ProductState, RebalanceReason
 from domain.oracle import is_fresh
 from domain.vault_math import (
@@ -259,8 +259,10 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
     leverage_before = current_leverage_wad(state)
     assert leverage_before is not None, "rebalance needs a price and positive equity"
     quote = quote_rebalance_for(state, reason)
-    if quote is None or quote.units_wad == 0:
-        return  # nothing to trade: nothing recorded (a scheduled reset stays due)
+    # Nothing to trade: nothing recorded (the ripcord trades even dust: it must restore).
+    if not is_a_trade(quote, 0 if reason is RebalanceReason.RIPCORD else params.execution_cost_bps):
+        return
+    assert quote is not None
     goal = rebalance_goal_wad(state, reason)
     movements: tuple[Movement, ...] = (
         (Movement(MARKET, VAULT, quote.notional),)
@@ -272,11 +274,9 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
     after = attrs.evolve(state.vault, cash=quote.cash_after, debt_units_wad=quote.debt_units_after_wad)
     leverage_after = current_leverage_wad(attrs.evolve(state, vault=after))
     next_at = state.next_rebalance_at
-    if reason is RebalanceReason.SCHEDULE or (goal == params.target_magnitude_wad and not quote.capped):
-        # A trade back to target is the reset of every scheduled moment within half an
-        # interval of it: the one it ran for (late, when no fresh price allowed it on
-        # time), or one due shortly after a band or ripcord trade, which would then find
-        # nothing to trade, record nothing, and run late at the next price.
+    if reason is RebalanceReason.SCHEDULE:
+        # A reset run late (no fresh price at its moment) serves the moments within half
+        # an interval after it too: no second reset minutes after the first.
         interval = params.rebalance_interval_s
         next_at = next_schedule_after(next_at, now + interval // 2, interval)
     draft.emit(
@@ -318,14 +318,41 @@ def rebalance_reason(state: ProductState, now: int) -> RebalanceReason | None:
         return RebalanceReason.CONTINUATION if now >= continuation_due_at(state) else None
     if not params.band_low_wad <= magnitude <= params.band_high_wad:
         return RebalanceReason.BAND
-    if now >= state.next_rebalance_at:
+    if schedule_due(state, now):
         return RebalanceReason.SCHEDULE
     return None
 
 
+def schedule_due(state: ProductState, now: int) -> bool:
+    """Whether a scheduled rebalance is due: its latest moment has passed and it can still
+    run for that moment. It can on the price of its moment (observed by then); once a newer
+    price has come, only if the price at its moment was stale (it could not run then, so it
+    runs at the first fresh price after). A reset that found nothing to trade at its moment
+    records nothing, and does not run late at the next price: the next moment is on time."""
+    next_at = state.next_rebalance_at
+    if now < next_at:
+        return False
+    params = state.params
+    interval = params.rebalance_interval_s
+    moment = next_at + (now - next_at) // interval * interval
+    if state.price_observed_at <= moment:
+        return True
+    return not is_fresh(state.previous_price_observed_at, moment, params.max_oracle_age_s)
+
+
+def is_a_trade(quote: RebalanceQuote | None, cost_bps: int) -> bool:
+    """Whether a quote trades anything: not zero units, and not dust whose exact cost is
+    under one base unit (its cost, rounded up to a whole unit, would exceed what it fixes:
+    after a mint, leverage is off target by a base unit's rounding)."""
+    if quote is None or quote.units_wad == 0:
+        return False
+    return cost_bps == 0 or quote.notional * cost_bps >= BPS
+
+
 def _continuation_trades(state: ProductState) -> bool:
-    quote = quote_rebalance_for(state, RebalanceReason.CONTINUATION)
-    return quote is not None and quote.units_wad > 0
+    return is_a_trade(
+        quote_rebalance_for(state, RebalanceReason.CONTINUATION), state.params.execution_cost_bps
+    )
 
 
 def continuation_due_at(state: ProductState) -> int:
@@ -333,15 +360,17 @@ def continuation_due_at(state: ProductState) -> int:
     return state.last_rebalance_at + state.params.twap_cooldown_s
 
 
-def next_keeper_due(state: ProductState) -> int | None:
-    """The next moment the keeper has work for this product without a new price: the next
-    TWAP chunk or the next scheduled rebalance (None when it cannot trade: no supply, no
-    price, halted or settled). A node wakes its keeper then, whatever its interval."""
+def next_keeper_due(state: ProductState, after: int) -> int | None:
+    """The first moment after ``after`` at which the keeper may have work for this product
+    without a new price: the next TWAP chunk, else the next scheduled moment (None when it
+    cannot trade: no supply, no price, halted or settled). A node wakes its keeper then,
+    whatever its interval."""
     if state.settled or state.halted or state.vault.supply == 0 or state.index_price_wad == 0:
         return None
     if state.rebalance_pending:
-        return continuation_due_at(state)
-    return state.next_rebalance_at
+        due = continuation_due_at(state)
+        return due if due > after else None
+    return next_schedule_after(state.next_rebalance_at, after, state.params.rebalance_interval_s)
 
 
 def settle_or_ripcord(draft: Draft, now: int) -> None:

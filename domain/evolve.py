@@ -93,6 +93,11 @@ def _(event: ev.PriceAccepted, state: ProductState) -> ProductState:
         index_price_wad=event.index_price_wad,
         component_prices=event.component_prices,
         price_observed_at=event.observed_at,
+        previous_price_observed_at=(
+            state.price_observed_at
+            if event.observed_at != state.price_observed_at
+            else state.previous_price_observed_at
+        ),
     )
 
 

@@ -115,6 +115,9 @@ class ProductState:
     index_price_wad: int = 0
     component_prices: tuple[tuple[str, int], ...] = ()
     price_observed_at: int = 0
+    # When the price before the current one was observed (a scheduled moment that fell
+    # between the two was missed only if that price was stale then).
+    previous_price_observed_at: int = 0
     pending_price: PendingPrice | None = None
     # Reports received while halted: only these can confirm a tripped move, so the
     # reports that tripped the breaker never confirm it themselves.

@@ -100,7 +100,7 @@ def test_a_daily_reset_lands_at_0002_utc_whatever_the_launch_time(pinned: bool) 
     resets: list[ev.Rebalanced] = []
     for day in range(1, 4):
         # the keeper runs when the product is due (as the node wakes it), after a price
-        due = next_keeper_due(scenario.product)
+        due = next_keeper_due(scenario.product, scenario.now)
         assert due is not None
         scenario.now = due - 30
         scenario.report_all(_scaled(DEFAULT_PRICES, Fraction(100 + day, 100)))
@@ -186,7 +186,7 @@ def test_next_keeper_due_names_the_next_twap_chunk() -> None:
     scenario.report_all(_scaled(DEFAULT_PRICES, Fraction(113, 100)))
     (first,) = _rebalances(scenario.run(cmd.Tick(), now=scenario.now + 1))
     assert first.capped
-    assert next_keeper_due(scenario.product) == first.at + 300
+    assert next_keeper_due(scenario.product, first.at) == first.at + 300
     assert _rebalances(scenario.run(cmd.Tick(), now=first.at + 299)) == []
     (second,) = _rebalances(scenario.run(cmd.Tick(), now=first.at + 300))
     assert second.reason == "continuation"
@@ -285,3 +285,47 @@ def test_funding_too_small_for_a_base_unit_still_accrues_exactly() -> None:
     assert ticking.product.accrued_at == daily.product.accrued_at == start + 601
     assert ticking.product.vault.cash == daily.product.vault.cash
     assert ticking.product.funding_carry == daily.product.funding_carry
+
+
+# --- the schedule keeps its moments -------------------------------------------------------
+
+
+def test_a_reset_with_nothing_to_trade_does_not_run_late_at_the_next_price() -> None:
+    """A pinned reset at 00:02 right after a mint at the same price trades nothing, writes
+    nothing, and is not made up at 01:00 when the price moves: the next reset is at 00:02."""
+    params = attrs.evolve(default_params(), rebalance_time_of_day_s=FTX_RESET_S)
+    start = 1_700_000_000 // DAY * DAY + DAY  # 00:00 UTC
+    scenario = Scenario(now=start)
+    scenario.run(cmd.LaunchProduct("FTX", launched().product.components, params))
+    scenario.report_all(DEFAULT_PRICES)
+    scenario.run(cmd.Mint("alice", 10_000 * USDC, 0))
+    assert _rebalances(scenario.run(cmd.Tick(), now=start + FTX_RESET_S)) == []  # on target already
+    resets: list[ev.Rebalanced] = []
+    for hour in range(1, 30):
+        scenario.now = start + hour * HOUR
+        scenario.report_all(_scaled(DEFAULT_PRICES, Fraction(1000 + hour, 1000)))
+        resets += _rebalances(scenario.run(cmd.Tick()))
+        due = next_keeper_due(scenario.product, scenario.now)
+        if due is not None and due < scenario.now + HOUR:
+            resets += _rebalances(scenario.run(cmd.Tick(), now=due))
+    assert [e.at for e in resets] == [start + DAY + FTX_RESET_S]
+
+
+def test_a_reset_whose_moment_had_no_fresh_price_runs_at_the_next_price() -> None:
+    """Stock prices over a weekend: no fresh price at Saturday's or Sunday's 00:02; the reset
+    runs at Monday's first price, once (not again at Monday 00:02)."""
+    params = attrs.evolve(default_params(), rebalance_time_of_day_s=FTX_RESET_S)
+    friday = 1_700_000_000 // DAY * DAY + DAY
+    scenario = Scenario(now=friday)
+    scenario.run(cmd.LaunchProduct("FTX", launched().product.components, params))
+    scenario.report_all(DEFAULT_PRICES)
+    scenario.run(cmd.Mint("alice", 10_000 * USDC, 0))
+    for day in (1, 2):  # the keeper wakes at 00:02 on the weekend: the price is stale
+        assert _rebalances(scenario.run(cmd.Tick(), now=friday + day * DAY + FTX_RESET_S)) == []
+    monday = friday + 3 * DAY
+    scenario.now = monday
+    scenario.report_all(_scaled(DEFAULT_PRICES, Fraction(105, 100)))
+    (late,) = _rebalances(scenario.run(cmd.Tick()))
+    assert (late.reason, late.at) == ("schedule", monday)
+    assert _rebalances(scenario.run(cmd.Tick(), now=monday + FTX_RESET_S)) == []
+    assert scenario.product.next_rebalance_at == monday + DAY + FTX_RESET_S

@@ -136,8 +136,8 @@ class NodeApp:
     def next_due(self, after: int) -> int | None:
         """The earliest moment after ``after`` at which a product has keeper work due (a TWAP
         chunk, a scheduled rebalance), from the products' states; None when none has."""
-        dues = [next_keeper_due(self.load(pid).state) for pid in self.product_ids()]
-        return min((d for d in dues if d is not None and d > after), default=None)
+        dues = [next_keeper_due(self.load(pid).state, after) for pid in self.product_ids()]
+        return min((d for d in dues if d is not None), default=None)
 
     def tick(self, now: int | None) -> tuple[int, list[TickResult]]:
         """The keeper over every product; a simulated clock first moves to ``now``, running

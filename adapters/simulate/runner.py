@@ -196,7 +196,7 @@ def _catch_up(
     """The keeper at every moment before ``until`` at which the product has work due."""
     caused: list[ev.Event] = []
     for _ in range(CATCH_UP_STEPS_MAX):
-        due = next_keeper_due(state)
+        due = next_keeper_due(state, clock.now())
         if due is None or not clock.now() < due < until:
             break
         clock.advance_to(due)
