@@ -6,6 +6,9 @@ Units are last in names: ``_wad`` is 18-decimal fixed point, ``_bps`` basis poin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import attrs
 from attrs import frozen
 
 from domain.errors import InvalidParameters
@@ -204,3 +207,33 @@ def validate_params(params: Params) -> None:
             f"max_price_move={params.max_price_move_wad}, "
             f"execution_cost_bps={params.execution_cost_bps}"
         )
+
+
+ParamsChanges = tuple[tuple[str, int], ...]
+# In a patch, rebalance_time_of_day_s = -1 unpins the schedule (None in ``Params``).
+TIME_OF_DAY_UNPINNED = -1
+
+
+def params_changes(value: Params | Iterable[tuple[str, int]]) -> ParamsChanges:
+    """(name, value) pairs in name order: those given, or every field of a whole ``Params``."""
+    if isinstance(value, Params):
+        return tuple(
+            (f.name, TIME_OF_DAY_UNPINNED if getattr(value, f.name) is None else getattr(value, f.name))
+            for f in attrs.fields(Params)
+        )
+    return tuple(sorted((str(name), amount) for name, amount in value))
+
+
+def patched(params: Params, changes: ParamsChanges) -> Params:
+    """``params`` with ``changes`` applied; ``InvalidParameters`` for a name that is not a
+    parameter or one set twice (bounds are ``validate_params``'s to check)."""
+    names = [name for name, _ in changes]
+    unknown = sorted(set(names) - {f.name for f in attrs.fields(Params)})
+    if unknown:
+        raise InvalidParameters(f"no such parameter: {', '.join(unknown)}")
+    if len(set(names)) != len(names):
+        raise InvalidParameters(f"a parameter is set twice: {names}")
+    result = attrs.evolve(params, **dict(changes))
+    if result.rebalance_time_of_day_s == TIME_OF_DAY_UNPINNED:
+        result = attrs.evolve(result, rebalance_time_of_day_s=None)
+    return result

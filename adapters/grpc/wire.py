@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 
-import attrs
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters.grpc.stubs import common_pb2
 from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
-from domain.fixedpoint import WAD
+from domain.fixedpoint import WAD, holding_value_down
 from domain.model import Component, ProductState, Status
-from domain.params import Params, default_params
+from domain.params import TIME_OF_DAY_UNPINNED, Params, ParamsChanges, default_params, patched
+from domain.params import params_changes as params_changes_of
 
 # Amounts fit in 128 bits: 3.4e38 base units is beyond any real supply, and a bound keeps
 # arithmetic and storage of a hostile request small.
@@ -101,13 +101,11 @@ _INT_PARAMS = (
     "collateral_decimals",
     "twap_cooldown_s",
 )
-UNPIN_TIME_OF_DAY = -1  # rebalance_time_of_day_s = -1: the schedule runs from its last reset
 
 
-def params(message: common_pb2.Params, base: Params | None) -> Params:
-    """Domain parameters from the wire: unset fields take ``base`` (on update, the product's
-    current parameters) or, at launch, ``default_params`` scaled to the target leverage.
-    Bounds are the domain's to check (``validate_params``), with its messages."""
+def params_changes(message: common_pb2.Params) -> ParamsChanges:
+    """The parameters the client set, by domain name, in name order: an update's patch
+    (the domain merges it into the product's parameters when it decides the command)."""
     changes: dict[str, int] = {}
     for wire_name, domain_name in _STRING_PARAMS.items():
         if message.HasField(wire_name):  # type: ignore[arg-type]  # names from a fixed table
@@ -115,21 +113,26 @@ def params(message: common_pb2.Params, base: Params | None) -> Params:
     for name in _INT_PARAMS:
         if message.HasField(name):  # type: ignore[arg-type]
             changes[name] = getattr(message, name)
+    if message.HasField("rebalance_time_of_day_s"):  # -1 unpins it (TIME_OF_DAY_UNPINNED)
+        changes["rebalance_time_of_day_s"] = message.rebalance_time_of_day_s
+    return params_changes_of(changes.items())
+
+
+def params(message: common_pb2.Params, base: Params | None) -> Params:
+    """Domain parameters from the wire: unset fields take ``base`` or, at launch (None),
+    ``default_params`` scaled to the target leverage. Bounds are the domain's to check
+    (``validate_params``), with its messages."""
+    changes = params_changes(message)
     if base is None:
-        base = default_params(changes.get("target_leverage_wad", -WAD))
-    result = attrs.evolve(base, **changes)
-    if message.HasField("rebalance_time_of_day_s"):
-        time_of_day = message.rebalance_time_of_day_s
-        pinned = None if time_of_day == UNPIN_TIME_OF_DAY else time_of_day
-        result = attrs.evolve(result, rebalance_time_of_day_s=pinned)
-    return result
+        base = default_params(dict(changes).get("target_leverage_wad", -WAD))
+    return patched(base, changes)
 
 
 def params_message(value: Params) -> common_pb2.Params:
     """Every field of ``value`` as a wire ``Params`` (for clients: launch exactly these)."""
     message = common_pb2.Params(
         rebalance_time_of_day_s=(
-            UNPIN_TIME_OF_DAY if value.rebalance_time_of_day_s is None else value.rebalance_time_of_day_s
+            TIME_OF_DAY_UNPINNED if value.rebalance_time_of_day_s is None else value.rebalance_time_of_day_s
         )
     )
     for wire_name, domain_name in _STRING_PARAMS.items():
@@ -199,10 +202,8 @@ def product(state: ProductState, version: int) -> common_pb2.Product:
 
 
 def position_value(state: ProductState, tokens: int) -> int:
-    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded
-    down: tokens (18 decimals) x NAV (WAD, whole collateral units per whole token)."""
-    scale: int = 10**state.params.collateral_decimals
-    return tokens * nav_wad(state) * scale // (WAD * WAD)
+    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded down."""
+    return holding_value_down(tokens, nav_wad(state), state.params.collateral_decimals)
 
 
 def position(state: ProductState, holder_id: str) -> common_pb2.Position:
