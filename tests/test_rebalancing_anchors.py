@@ -329,3 +329,12 @@ def test_a_reset_whose_moment_had_no_fresh_price_runs_at_the_next_price() -> Non
     assert (late.reason, late.at) == ("schedule", monday)
     assert _rebalances(scenario.run(cmd.Tick(), now=monday + FTX_RESET_S)) == []
     assert scenario.product.next_rebalance_at == monday + DAY + FTX_RESET_S
+
+
+def test_a_patch_of_minus_one_unpins_the_schedule() -> None:
+    pinned = attrs.evolve(default_params(), rebalance_time_of_day_s=FTX_RESET_S)
+    scenario = Scenario(now=_launch_at_0717())
+    scenario.run(cmd.LaunchProduct("FTX", launched().product.components, pinned))
+    scenario.run(cmd.UpdateParameters((("rebalance_time_of_day_s", -1),)), now=scenario.now + HOUR)
+    assert scenario.product.params.rebalance_time_of_day_s is None
+    assert scenario.product.params == default_params()
