@@ -38,7 +38,7 @@ from domain.errors import (
 from domain.evolve import evolve
 from domain.model import TREASURY_HOLDER, ProductState, Report
 from domain.oracle import fresh_median, index_price_wad, move_wad, reconstituted_components
-from domain.params import patched, validate_params
+from domain.params import Params, first_schedule_after, patched, validate_params
 from domain.validation import check_components, check_holder_id, check_positive, check_product_id
 
 
@@ -85,9 +85,29 @@ def decide_update_parameters(state: ProductState, command: UpdateParameters, now
             f"current |leverage| {-leverage} is at or past the new ripcord_leverage "
             f"{params.ripcord_leverage_wad}: rebalance first"
         )
-    draft.emit(ev.ParametersUpdated(at=now, previous=state.params, params=params))
+    draft.emit(
+        ev.ParametersUpdated(
+            at=now,
+            previous=state.params,
+            params=params,
+            next_rebalance_at=_moved_schedule(state, params, now),
+        )
+    )
     settle_or_ripcord(draft, now)
     return draft
+
+
+def _moved_schedule(state: ProductState, params: Params, now: int) -> int | None:
+    """The next scheduled rebalance when a change pins the schedule to a new time of day or
+    changes the interval of a pinned one (then it follows the new grid at once); None keeps it."""
+    old = state.params
+    moved = (params.rebalance_time_of_day_s, params.rebalance_interval_s) != (
+        old.rebalance_time_of_day_s,
+        old.rebalance_interval_s,
+    )
+    if not moved or params.rebalance_time_of_day_s is None:
+        return None
+    return first_schedule_after(now, params)
 
 
 def decide_resolve_halt(state: ProductState, command: ResolveHalt, now: int) -> Draft:

@@ -12,10 +12,16 @@ from domain import events as ev
 from domain.accrual import accrue_funding, streaming_fee_tokens
 from domain.errors import OracleStale, PriceUnavailable, ProductHalted, ProductSettled
 from domain.evolve import evolve
-from domain.fixedpoint import value_up
+from domain.fixedpoint import BPS, WAD, value_up
 from domain.model import LENDER, MARKET, VAULT, Movement, ProductState, RebalanceReason
 from domain.oracle import is_fresh
-from domain.vault_math import RebalanceQuote, leverage_wad, nav_per_token_wad, quote_rebalance
+from domain.vault_math import (
+    RebalanceQuote,
+    leverage_wad,
+    nav_per_token_wad,
+    quote_rebalance,
+    recentered_magnitude_wad,
+)
 
 
 @define
@@ -26,6 +32,9 @@ class Draft:
 
     state: ProductState
     events: list[ev.Event] = attrs.Factory(list)
+    # An accrual that moved no base unit: written only if the decision writes something
+    # else (so that the next accrual starts from the right notional), else dropped.
+    pending_accrual: ev.Accrued | None = None
 
     @classmethod
     def of(cls, state: ProductState, *events: ev.Event) -> Draft:
@@ -36,8 +45,27 @@ class Draft:
         return draft
 
     def emit(self, event: ev.Event) -> None:
-        self.state = evolve(self.state, event)
+        after = evolve(self.state, event)
+        if self.pending_accrual is not None and _accrual_inputs(after) != _accrual_inputs(self.state):
+            # The event changes what the next accrual would use: settle the period first.
+            accrual, self.pending_accrual = self.pending_accrual, None
+            self.emit(accrual)
+            after = evolve(self.state, event)
+        self.state = after
         self.events.append(event)
+
+    def defer_accrual(self, accrual: ev.Accrued) -> None:
+        """Hold an accrual that moves nothing until another event needs it written first.
+        Dropping it is exact: funding is linear in time and the carry is unchanged, so the
+        next written accrual, from the same ``accrued_at``, settles the whole period."""
+        self.pending_accrual = accrual
+
+
+def _accrual_inputs(state: ProductState) -> tuple[int, int, int, int, bool]:
+    """What an accrual over a period depends on: while none of it changes, an accrual that
+    moved nothing may be merged into the next one exactly."""
+    notional = debt_value(state) if state.index_price_wad else 0
+    return notional, state.funding_rate_wad, state.vault.supply, state.params.streaming_fee_bps, state.settled
 
 
 def require_not_settled(state: ProductState) -> None:
@@ -96,24 +124,40 @@ def accrue(draft: Draft, now: int) -> None:
     funding = accrue_funding(notional, state.funding_rate_wad, elapsed_s, state.funding_carry)
     fee_tokens = streaming_fee_tokens(state.vault.supply, state.params.streaming_fee_bps, elapsed_s)
     movements: tuple[Movement, ...] = ()
+    if funding.paid == 0 and fee_tokens == 0:
+        # No base unit moved: no event, unless a later event of this decision needs the
+        # accrual before it. The remainder is not lost: ``accrued_at`` and the carry stay,
+        # and the next accrual settles the whole period at the same notional and rate.
+        draft.defer_accrual(_accrued(state, now, notional, funding.paid, funding.carry, 0, ()))
+        return
     if funding.paid > 0:
         movements = (Movement(VAULT, LENDER, funding.paid),)
     elif funding.paid < 0:
         movements = (Movement(LENDER, VAULT, -funding.paid),)
-    draft.emit(
-        ev.Accrued(
-            at=now,
-            accrued_from=state.accrued_at,
-            debt_notional=notional,
-            funding_rate_wad=state.funding_rate_wad,
-            funding_paid=funding.paid,
-            funding_carry=funding.carry,
-            streaming_fee_tokens=fee_tokens,
-            supply_before=state.vault.supply,
-            cash_after=state.vault.cash - funding.paid,
-            supply_after=state.vault.supply + fee_tokens,
-            movements=movements,
-        )
+    draft.emit(_accrued(state, now, notional, funding.paid, funding.carry, fee_tokens, movements))
+
+
+def _accrued(
+    state: ProductState,
+    now: int,
+    notional: int,
+    paid: int,
+    carry: int,
+    fee_tokens: int,
+    movements: tuple[Movement, ...],
+) -> ev.Accrued:
+    return ev.Accrued(
+        at=now,
+        accrued_from=state.accrued_at,
+        debt_notional=notional,
+        funding_rate_wad=state.funding_rate_wad,
+        funding_paid=paid,
+        funding_carry=carry,
+        streaming_fee_tokens=fee_tokens,
+        supply_before=state.vault.supply,
+        cash_after=state.vault.cash - paid,
+        supply_after=state.vault.supply + fee_tokens,
+        movements=movements,
     )
 
 
@@ -144,6 +188,31 @@ def next_schedule_after(next_at: int, now: int, interval_s: int) -> int:
     return next_at + interval_s * ((now - next_at) // interval_s + 1)
 
 
+BAND_MARGIN_WAD = WAD // 10_000  # 0.0001 of leverage
+
+
+def rebalance_goal_wad(state: ProductState, reason: RebalanceReason) -> int:
+    """The |leverage| a rebalance for ``reason`` aims at: the ripcord always the target; a
+    continuation the goal of the trade it continues; a band or scheduled rebalance
+    ``recentering_speed`` of the way back (SPEC §2, Index Coop FLI's recentering), and
+    never left outside the band."""
+    params = state.params
+    target = params.target_magnitude_wad
+    if reason is RebalanceReason.RIPCORD:
+        return target
+    if reason is RebalanceReason.CONTINUATION:
+        return state.rebalance_goal_wad or target
+    leverage = current_leverage_wad(state)
+    if leverage is None or params.recentering_speed_wad >= WAD:
+        return target
+    recentered = recentered_magnitude_wad(-leverage, target, params.recentering_speed_wad)
+    # As FLI does, a recentered leverage outside the band is brought into it (a margin
+    # inside, so that the trade's rounding does not leave it on the edge).
+    low = min(params.band_low_wad + BAND_MARGIN_WAD, target)
+    high = max(params.band_high_wad - BAND_MARGIN_WAD, target)
+    return min(max(recentered, low), high)
+
+
 def quote_rebalance_for(state: ProductState, reason: RebalanceReason) -> RebalanceQuote | None:
     """The trade a rebalance for ``reason`` would make, or None when it would do harm: a
     vault whose whole equity is a few base units (say, only the locked minimum supply left)
@@ -155,7 +224,7 @@ def quote_rebalance_for(state: ProductState, reason: RebalanceReason) -> Rebalan
         state.vault.debt_units_wad,
         state.index_price_wad,
         params.collateral_decimals,
-        params.target_magnitude_wad,
+        rebalance_goal_wad(state, reason),
         params.execution_cost_bps,
         0 if reason is RebalanceReason.RIPCORD else params.max_trade_notional,
     )
@@ -190,8 +259,11 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
     leverage_before = current_leverage_wad(state)
     assert leverage_before is not None, "rebalance needs a price and positive equity"
     quote = quote_rebalance_for(state, reason)
-    if quote is None:
+    # Nothing to trade: nothing recorded (the ripcord trades even dust: it must restore).
+    if not is_a_trade(quote, 0 if reason is RebalanceReason.RIPCORD else params.execution_cost_bps):
         return
+    assert quote is not None
+    goal = rebalance_goal_wad(state, reason)
     movements: tuple[Movement, ...] = (
         (Movement(MARKET, VAULT, quote.notional),)
         if quote.side == "sell"
@@ -203,7 +275,10 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
     leverage_after = current_leverage_wad(attrs.evolve(state, vault=after))
     next_at = state.next_rebalance_at
     if reason is RebalanceReason.SCHEDULE:
-        next_at = next_schedule_after(next_at, now, params.rebalance_interval_s)
+        # A reset run late (no fresh price at its moment) serves the moments within half
+        # an interval after it too: no second reset minutes after the first.
+        interval = params.rebalance_interval_s
+        next_at = next_schedule_after(next_at, now + interval // 2, interval)
     draft.emit(
         ev.Rebalanced(
             at=now,
@@ -220,6 +295,7 @@ def rebalance(draft: Draft, now: int, reason: RebalanceReason) -> None:
             cash_after=quote.cash_after,
             debt_units_after_wad=quote.debt_units_after_wad,
             movements=movements,
+            goal_leverage_wad=-goal,
         )
     )
 
@@ -235,13 +311,66 @@ def rebalance_reason(state: ProductState, now: int) -> RebalanceReason | None:
     params = state.params
     if magnitude >= params.ripcord_leverage_wad:
         return RebalanceReason.RIPCORD
+    if state.rebalance_pending and _continuation_trades(state):
+        # A TWAP in progress (FLI): its next chunk waits for the cooldown, and neither the
+        # band nor the schedule starts another trade meanwhile; only the ripcord may. (One
+        # left with nothing to trade, the price having done its work, is over.)
+        return RebalanceReason.CONTINUATION if now >= continuation_due_at(state) else None
     if not params.band_low_wad <= magnitude <= params.band_high_wad:
         return RebalanceReason.BAND
-    if state.rebalance_pending:
-        return RebalanceReason.CONTINUATION
-    if now >= state.next_rebalance_at:
+    if schedule_due(state, now):
         return RebalanceReason.SCHEDULE
     return None
+
+
+def schedule_due(state: ProductState, now: int) -> bool:
+    """Whether a scheduled rebalance is due: its latest moment has passed and it can still
+    run for that moment. It can on the price of its moment (observed by then); once a newer
+    price has come, only if the price at its moment was stale (it could not run then, so it
+    runs at the first fresh price after). A reset that found nothing to trade at its moment
+    records nothing, and does not run late at the next price: the next moment is on time."""
+    next_at = state.next_rebalance_at
+    if now < next_at:
+        return False
+    params = state.params
+    interval = params.rebalance_interval_s
+    moment = next_at + (now - next_at) // interval * interval
+    if state.price_observed_at <= moment:
+        return True
+    return not is_fresh(state.previous_price_observed_at, moment, params.max_oracle_age_s)
+
+
+def is_a_trade(quote: RebalanceQuote | None, cost_bps: int) -> bool:
+    """Whether a quote trades anything: not zero units, and not dust whose exact cost is
+    under one base unit (its cost, rounded up to a whole unit, would exceed what it fixes:
+    after a mint, leverage is off target by a base unit's rounding)."""
+    if quote is None or quote.units_wad == 0:
+        return False
+    return cost_bps == 0 or quote.notional * cost_bps >= BPS
+
+
+def _continuation_trades(state: ProductState) -> bool:
+    return is_a_trade(
+        quote_rebalance_for(state, RebalanceReason.CONTINUATION), state.params.execution_cost_bps
+    )
+
+
+def continuation_due_at(state: ProductState) -> int:
+    """When the next chunk of a capped trade may run: ``twap_cooldown_s`` after the last."""
+    return state.last_rebalance_at + state.params.twap_cooldown_s
+
+
+def next_keeper_due(state: ProductState, after: int) -> int | None:
+    """The first moment after ``after`` at which the keeper may have work for this product
+    without a new price: the next TWAP chunk, else the next scheduled moment (None when it
+    cannot trade: no supply, no price, halted or settled). A node wakes its keeper then,
+    whatever its interval."""
+    if state.settled or state.halted or state.vault.supply == 0 or state.index_price_wad == 0:
+        return None
+    if state.rebalance_pending:
+        due = continuation_due_at(state)
+        return due if due > after else None
+    return next_schedule_after(state.next_rebalance_at, after, state.params.rebalance_interval_s)
 
 
 def settle_or_ripcord(draft: Draft, now: int) -> None:

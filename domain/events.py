@@ -170,6 +170,9 @@ class Rebalanced(Event):
     cash_after: int
     debt_units_after_wad: int
     movements: tuple[Movement, ...]
+    # The signed leverage this rebalance aimed at (the target, or the recentered value);
+    # 0 in events stored before recentering existed, whose goal was the target.
+    goal_leverage_wad: int = 0
 
 
 @frozen(kw_only=True)
@@ -188,6 +191,9 @@ class ParametersUpdated(Event):
 
     previous: Params
     params: Params
+    # The next scheduled rebalance when the change moved the schedule (a new interval or
+    # time of day); None keeps it.
+    next_rebalance_at: int | None = None
 
 
 @frozen(kw_only=True)

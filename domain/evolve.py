@@ -13,6 +13,7 @@ import attrs
 
 from domain import events as ev
 from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Movement, ProductState, Report, Vault
+from domain.params import first_schedule_after
 
 
 def evolve(state: ProductState | None, event: ev.Event) -> ProductState:
@@ -25,7 +26,7 @@ def evolve(state: ProductState | None, event: ev.Event) -> ProductState:
             components=event.components,
             launched_at=event.at,
             accrued_at=event.at,
-            next_rebalance_at=event.at + event.params.rebalance_interval_s,
+            next_rebalance_at=first_schedule_after(event.at, event.params),
         )
     assert state is not None, f"{type(event).__name__} before ProductLaunched"
     return _apply(event, state)
@@ -92,6 +93,11 @@ def _(event: ev.PriceAccepted, state: ProductState) -> ProductState:
         index_price_wad=event.index_price_wad,
         component_prices=event.component_prices,
         price_observed_at=event.observed_at,
+        previous_price_observed_at=(
+            state.price_observed_at
+            if event.observed_at != state.price_observed_at
+            else state.previous_price_observed_at
+        ),
     )
 
 
@@ -178,6 +184,8 @@ def _(event: ev.Rebalanced, state: ProductState) -> ProductState:
         ledger=apply_movements(state.ledger, event.movements),
         next_rebalance_at=event.next_rebalance_at,
         rebalance_pending=event.capped,
+        rebalance_goal_wad=-event.goal_leverage_wad if event.capped else 0,
+        last_rebalance_at=event.at,
     )
 
 
@@ -193,7 +201,9 @@ def _(event: ev.Resumed, state: ProductState) -> ProductState:
 
 @_apply.register
 def _(event: ev.ParametersUpdated, state: ProductState) -> ProductState:
-    return attrs.evolve(state, params=event.params)
+    if event.next_rebalance_at is None:
+        return attrs.evolve(state, params=event.params)
+    return attrs.evolve(state, params=event.params, next_rebalance_at=event.next_rebalance_at)
 
 
 @_apply.register

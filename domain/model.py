@@ -115,6 +115,9 @@ class ProductState:
     index_price_wad: int = 0
     component_prices: tuple[tuple[str, int], ...] = ()
     price_observed_at: int = 0
+    # When the price before the current one was observed (a scheduled moment that fell
+    # between the two was missed only if that price was stale then).
+    previous_price_observed_at: int = 0
     pending_price: PendingPrice | None = None
     # Reports received while halted: only these can confirm a tripped move, so the
     # reports that tripped the breaker never confirm it themselves.
@@ -131,6 +134,10 @@ class ProductState:
     accrued_at: int = 0
     next_rebalance_at: int = 0
     rebalance_pending: bool = False
+    # A capped (TWAP) trade continues towards this |leverage| (WAD; 0: the target) once
+    # ``twap_cooldown_s`` has passed since the last rebalance.
+    rebalance_goal_wad: int = 0
+    last_rebalance_at: int = 0
     bad_debt: int = 0
 
     @property

@@ -20,6 +20,8 @@ FEE_MAX_BPS = 1_000  # A fee above 10 % is a typo, not a product.
 EXECUTION_COST_MAX_BPS = 1_000
 COLLATERAL_DECIMALS_MAX = 18
 ORACLE_QUORUM_MAX = 64
+DAY_S = 86_400
+TWAP_COOLDOWN_MAX_S = DAY_S  # a chunk a day apart is a schedule, not a TWAP
 
 # SPEC §7: every value of the contract has a documented range, checked in one place (this
 # module for parameters and times, ``domain.validation`` for ids and symbols). Times fit a
@@ -94,6 +96,10 @@ class Params:
     oracle_quorum: int
     collateral_decimals: int
     supply_cap: int
+    # Added in the second version (SPEC §5); defaults keep the first version's behaviour.
+    rebalance_time_of_day_s: int | None = None  # None: the schedule runs from launch
+    recentering_speed_wad: int = WAD
+    twap_cooldown_s: int = 0
 
     @property
     def target_magnitude_wad(self) -> int:
@@ -109,7 +115,10 @@ def default_params(target_leverage_wad: int = -WAD) -> Params:
     - ``max_trade_notional`` 0 (no cap); fees: mint 10 bps, redeem 10 bps, streaming 95 bps/yr;
     - ``execution_cost_bps`` 10 (the simulated market's slippage on a hedge trade);
     - ``max_oracle_age_s`` one hour; ``max_price_move_wad`` 20 %; quorum 1;
-    - ``collateral_decimals`` 6 (USDC); ``supply_cap`` 0 (no cap).
+    - ``collateral_decimals`` 6 (USDC); ``supply_cap`` 0 (no cap);
+    - ``rebalance_time_of_day_s`` unset (the schedule's phase is the launch time);
+      ``recentering_speed_wad`` 1.0 (all the way back to target); ``twap_cooldown_s`` 0
+      (a capped trade continues at the next keeper tick).
     """
     magnitude = -target_leverage_wad
     return Params(
@@ -144,6 +153,45 @@ def is_insolvency_impossible(params: Params) -> bool:
     return lhs < WAD * WAD * BPS
 
 
+def _rebalancing_checks(params: Params) -> list[tuple[bool, str]]:
+    """The bounds of the FLI/FTX rebalancing parameters (issue 14)."""
+    time_of_day = params.rebalance_time_of_day_s
+    interval = params.rebalance_interval_s
+    return [
+        (
+            time_of_day is None or 0 <= time_of_day < DAY_S,
+            f"rebalance_time_of_day_s must be in [0, {DAY_S}) seconds after 00:00 UTC, got {time_of_day}",
+        ),
+        (
+            time_of_day is None or interval <= 0 or DAY_S % interval == 0 or interval % DAY_S == 0,
+            "rebalance_interval_s must divide a day or be whole days when the schedule is pinned "
+            f"to a time of day (rebalance_time_of_day_s), got {interval}",
+        ),
+        (
+            0 < params.recentering_speed_wad <= WAD,
+            f"recentering_speed must be in (0, 1] as WAD, got {params.recentering_speed_wad}",
+        ),
+        (
+            0 <= params.twap_cooldown_s <= TWAP_COOLDOWN_MAX_S,
+            f"twap_cooldown_s must be in [0, {TWAP_COOLDOWN_MAX_S}], got {params.twap_cooldown_s}",
+        ),
+    ]
+
+
+def first_schedule_after(at: int, params: Params) -> int:
+    """The first scheduled rebalance strictly after ``at``: ``at + interval`` unless the
+    schedule is pinned to a time of day, then the first moment after ``at`` on the grid
+    ``rebalance_time_of_day_s + k × interval`` (Unix time, UTC).
+
+    pre: params.rebalance_interval_s > 0
+    post: at < __return__ <= at + params.rebalance_interval_s
+    """
+    interval = params.rebalance_interval_s
+    if params.rebalance_time_of_day_s is None:
+        return at + interval
+    return at + interval - (at - params.rebalance_time_of_day_s) % interval
+
+
 def validate_params(params: Params) -> None:
     """Raise ``InvalidParameters`` naming the first violated bound."""
     checks: list[tuple[bool, str]] = [
@@ -163,6 +211,7 @@ def validate_params(params: Params) -> None:
             0 < params.max_price_move_wad < WAD,
             f"max_price_move must be in (0, 1) as WAD, got {params.max_price_move_wad}",
         ),
+        *_rebalancing_checks(params),
     ]
     for name, bound in PARAM_BOUNDS.items():
         problem = out_of_bounds(name, getattr(params, name), bound)
@@ -181,12 +230,17 @@ def validate_params(params: Params) -> None:
 
 
 ParamsChanges = tuple[tuple[str, int], ...]
+# In a patch, rebalance_time_of_day_s = -1 unpins the schedule (None in ``Params``).
+TIME_OF_DAY_UNPINNED = -1
 
 
 def params_changes(value: Params | Iterable[tuple[str, int]]) -> ParamsChanges:
     """(name, value) pairs in name order: those given, or every field of a whole ``Params``."""
     if isinstance(value, Params):
-        return tuple((f.name, getattr(value, f.name)) for f in attrs.fields(Params))
+        return tuple(
+            (f.name, TIME_OF_DAY_UNPINNED if getattr(value, f.name) is None else getattr(value, f.name))
+            for f in attrs.fields(Params)
+        )
     return tuple(sorted((str(name), amount) for name, amount in value))
 
 
@@ -199,4 +253,7 @@ def patched(params: Params, changes: ParamsChanges) -> Params:
         raise InvalidParameters(f"no such parameter: {', '.join(unknown)}")
     if len(set(names)) != len(names):
         raise InvalidParameters(f"a parameter is set twice: {names}")
-    return attrs.evolve(params, **dict(changes))
+    result = attrs.evolve(params, **dict(changes))
+    if result.rebalance_time_of_day_s == TIME_OF_DAY_UNPINNED:
+        result = attrs.evolve(result, rebalance_time_of_day_s=None)
+    return result

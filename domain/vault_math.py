@@ -245,22 +245,80 @@ class RebalanceQuote:
     debt_units_after_wad: int
 
 
+def recentered_magnitude_wad(magnitude_wad: int, target_magnitude_wad: int, speed_wad: int) -> int:
+    """|leverage| a rebalance aims at: ``speed`` of the way from ``magnitude`` to the target
+    (Index Coop FLI's recentering speed; 1.0 is all the way). The distance moved rounds up,
+    so any positive speed moves at least one WAD unit and 1.0 lands exactly on target.
+
+    pre: magnitude_wad >= 0 and target_magnitude_wad >= 0 and 0 < speed_wad <= WAD
+    post: min(magnitude_wad, target_magnitude_wad) <= __return__ <= max(magnitude_wad, target_magnitude_wad)
+    post: speed_wad < WAD or __return__ == target_magnitude_wad
+    """
+    distance = target_magnitude_wad - magnitude_wad
+    moved = mul_div_up(abs(distance), speed_wad, WAD)
+    return magnitude_wad + moved if distance >= 0 else magnitude_wad - moved
+
+
+def sale_notional(excess_wad: int, goal_magnitude_wad: int, cost_bps: int) -> int:
+    """The sale ``n`` that takes leverage up to ``g`` after its cost: with ``excess_wad =
+    g·E − D·WAD``, ``n = excess / (WAD·(1 + g·c))``, rounded down. The law: the sale never
+    takes the debt past ``g`` times the equity its cost leaves, ``(D + n)·WAD ≤ g·(E − c·n)``.
+
+    pre: excess_wad >= 0 and 0 <= goal_magnitude_wad <= 100 * WAD and 0 <= cost_bps <= 1000
+    post: __return__ >= 0
+    post: __return__ * (WAD * BPS + goal_magnitude_wad * cost_bps) <= excess_wad * BPS
+    """
+    return mul_div_down(excess_wad, BPS, WAD * BPS + goal_magnitude_wad * cost_bps)
+
+
+def purchase_notional(shortfall_wad: int, goal_magnitude_wad: int, cost_bps: int) -> int:
+    """The purchase ``m`` that takes leverage down to ``g`` after its cost: with
+    ``shortfall_wad = D·WAD − g·E``, ``m = shortfall / (WAD·(1 − g·c))``, rounded down. The
+    law: it never takes the debt below ``g`` times the equity left, ``(D − m)·WAD ≥
+    g·(E − c·m)``. (``g·c ≥ 1``, a cost as large as the leverage it removes, has no
+    solution: the caller buys back all the debt it can.)
+
+    pre: shortfall_wad >= 0 and 0 <= goal_magnitude_wad <= 100 * WAD and 0 <= cost_bps <= 1000
+    post: __return__ >= 0
+    post: goal_magnitude_wad * cost_bps >= WAD * BPS or __return__ * (WAD * BPS - goal_magnitude_wad * cost_bps) <= shortfall_wad * BPS
+    """
+    denominator = WAD * BPS - goal_magnitude_wad * cost_bps
+    if denominator <= 0:
+        return shortfall_wad
+    return mul_div_down(shortfall_wad, BPS, denominator)
+
+
+def rebalance_notional(debt_value: int, equity_value: int, goal_magnitude_wad: int, cost_bps: int) -> int:
+    """The signed notional that takes leverage to ``goal`` *after* paying its execution cost
+    (positive: sell more units, ``sale_notional``; negative: buy back, ``purchase_notional``),
+    rounded towards zero so that the vault never trades more than it needs. A sale of ``n``
+    leaves debt ``D + n`` and equity ``E − c·n``; solving ``D + n = g·(E − c·n)`` gives
+    ``n = (g·E − D) / (1 + g·c)``; a purchase solves ``D − n = g·(E − c·n)``:
+    ``n = (D − g·E) / (1 − g·c)``.
+    """
+    gap = goal_magnitude_wad * equity_value - debt_value * WAD  # WAD-scaled base units
+    if gap >= 0:
+        return sale_notional(gap, goal_magnitude_wad, cost_bps)
+    return -purchase_notional(-gap, goal_magnitude_wad, cost_bps)
+
+
 def quote_rebalance(
     cash: int,
     debt_units_wad: int,
     price_wad: int,
     collateral_decimals: int,
-    target_magnitude_wad: int,
+    goal_magnitude_wad: int,
     cost_bps: int,
     max_trade_notional: int,
 ) -> RebalanceQuote:
-    """Quote the trade that takes debt value to ``|target| × equity`` (``max_trade_notional``
-    caps it; 0 means no cap). Selling rounds proceeds down, buying rounds the price up.
+    """Quote the trade that takes |leverage| to ``goal_magnitude_wad`` once its execution
+    cost is paid (``rebalance_notional``; ``max_trade_notional`` caps it, 0 means no cap).
+    Selling rounds proceeds down, buying rounds the price up; a trade of zero units is a
+    quote with ``units_wad == 0`` (the caller records nothing).
     """
     debt_value = value_up(debt_units_wad, price_wad, collateral_decimals)
     equity_value = cash - debt_value
-    desired = mul_div_down(equity_value, target_magnitude_wad, WAD)
-    gap = desired - debt_value
+    gap = rebalance_notional(debt_value, max(equity_value, 1), goal_magnitude_wad, cost_bps)
     wanted = abs(gap)
     capped = 0 < max_trade_notional < wanted
     notional = max_trade_notional if capped else wanted

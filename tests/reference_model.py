@@ -268,9 +268,14 @@ class ReferenceModel:
         _check(not (self.halted or self.settled) and self.supply > 0, "rebalance allowed")
         lev_low, lev_high = self.leverage_bounds_wad()
         _check(lev_low <= -e.leverage_before_wad <= lev_high, f"leverage before {e.leverage_before_wad}")
-        gap = self.target * self.equity() - self.debt_value()  # debt value wanted − debt value
-        slack = self.target + 2 + self.one_index_wei()
-        _check(e.side == ("sell" if gap >= self.target + 2 else "buy" if gap < 0 else e.side), "side")
+        goal = Fraction(-e.goal_leverage_wad, WAD) if e.goal_leverage_wad else self.target
+        if e.reason == "ripcord" or self.p.recentering_speed_wad == WAD:
+            _check(goal == self.target, f"goal {e.goal_leverage_wad} is the target")
+        # Debt value wanted − debt value, with the trade's own cost paid from equity (issue 14).
+        gap = goal * self.equity() - self.debt_value()
+        gap /= 1 + goal * self.cost if gap >= 0 else 1 - goal * self.cost
+        slack = goal + 2 + self.one_index_wei()
+        _check(e.side == ("sell" if gap >= goal + 2 else "buy" if gap < 0 else e.side), "side")
         value = self.debt_value(e.units_wad)
         if e.side == "sell":
             notional = floor_(value)

@@ -29,12 +29,14 @@ from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
+from domain.draft import next_keeper_due
 from domain.errors import InvalidArgument, InvalidPriceReport, ProductNotFound
 from domain.validation import check_client_request_id, check_reporter_id, shown
 
 ClockMode = Literal["wall", "simulated"]
 E = TypeVar("E", bound=ev.Event)
 WALL_TICK_TOLERANCE_S = 5
+CATCH_UP_STEPS_MAX = 100_000  # keeper wake-ups within one simulated Tick (a year of 5-min chunks)
 
 
 @frozen
@@ -205,12 +207,23 @@ class NodeApp:
         return results
         return results
 
+    def next_due(self, after: int) -> int | None:
+        """The earliest moment after ``after`` at which a product has keeper work due (a TWAP
+        chunk, a scheduled rebalance), from the products' states; None when none has."""
+        dues = [next_keeper_due(self.load(pid).state, after) for pid in self.product_ids()]
+        return min((d for d in dues if d is not None), default=None)
+
     def tick(self, now: int | None) -> tuple[int, list[TickResult]]:
-        """The keeper over every product; a simulated clock first moves to ``now``."""
+        """The keeper over every product; a simulated clock first moves to ``now``, running
+        the keeper on the way at every moment a product had work due (a TWAP chunk
+        ``twap_cooldown_s`` after the last, a scheduled rebalance at its time of day), as a
+        node on the wall clock wakes its keeper then: time passes, and nothing else happens
+        between two Ticks of a simulated clock."""
         with self._lock:
             clock = self.service.clock
             if isinstance(clock, SimulatedClock):
                 if now is not None:
+                    self._catch_up(clock, now)
                     clock.advance_to(now)
             elif now is not None and abs(now - clock.now()) > WALL_TICK_TOLERANCE_S:
                 raise WallClockTick(
@@ -218,6 +231,17 @@ class NodeApp:
                     "only run at the current time: leave `now` unset, or serve with --clock simulated"
                 )
             moment = clock.now()
+        return moment, self._tick_at(moment)
+
+    def _catch_up(self, clock: SimulatedClock, now: int) -> None:
+        for _ in range(CATCH_UP_STEPS_MAX):
+            due = self.next_due(clock.now())
+            if due is None or due >= now:
+                return
+            clock.advance_to(due)
+            self._tick_at(due)
+
+    def _tick_at(self, moment: int) -> list[TickResult]:
         writer = self.service.writer
         pending = [
             (pid, writer.submit(pid, cmd.Tick(), self.service.keeper_request_id(pid, moment), moment))
@@ -232,7 +256,7 @@ class NodeApp:
         for result in results:
             if result.outcome is not None:
                 self._after(result.product_id, result.outcome)
-        return moment, results
+        return results
 
     # Reads -------------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 MAX_WORKERS = 32  # each StreamEvents holds a worker while its client reads (or does not)...
 MAX_STREAMS = 16  # ...so at most this many stream at once, leaving workers for unary calls
 KEEPER_INTERVAL_S = 60.0
+KEEPER_WAKE_MIN_S = 1.0  # the keeper never wakes more than once a second for work due
 
 
 class ConfigError(ValueError):
@@ -198,9 +199,22 @@ class RunningNode:
         self.server.wait_for_termination()
 
 
+def _keeper_wait_s(app: NodeApp, interval_s: float) -> float:
+    """Until the next keeper tick: the interval, or sooner when a product has work due
+    (a TWAP chunk after its cooldown, a schedule at its time of day)."""
+    now = app.now()
+    try:
+        due = app.next_due(now)
+    except Exception:  # a product that cannot load now is the tick's to report
+        logging.getLogger("iit").exception("keeper: cannot read the next due moment")
+        return interval_s
+    return interval_s if due is None else max(min(interval_s, float(due - now)), KEEPER_WAKE_MIN_S)
+
+
 def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> None:
-    """On the wall clock the node runs its own keeper: every product, every interval."""
-    while not stopping.wait(interval_s):
+    """On the wall clock the node runs its own keeper: every product, every interval, and
+    at every moment a product has work due in between."""
+    while not stopping.wait(_keeper_wait_s(app, interval_s)):
         try:
             moment, results = app.tick(None)
         except Exception:  # the keeper must outlive one bad tick; the log says why

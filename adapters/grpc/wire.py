@@ -19,7 +19,7 @@ from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
 from domain.fixedpoint import WAD, holding_value_down
 from domain.model import Component, ProductState, Status
-from domain.params import AMOUNT_MAX, Params, ParamsChanges, check_time, default_params
+from domain.params import AMOUNT_MAX, TIME_OF_DAY_UNPINNED, Params, ParamsChanges, check_time, default_params, patched
 from domain.params import params_changes as params_changes_of
 from domain.validation import (
     check_client_request_id,
@@ -132,6 +132,7 @@ _STRING_PARAMS = {
     "max_trade_notional": "max_trade_notional",
     "max_price_move": "max_price_move_wad",
     "supply_cap": "supply_cap",
+    "recentering_speed": "recentering_speed_wad",
 }
 _INT_PARAMS = (
     "rebalance_interval_s",
@@ -142,6 +143,7 @@ _INT_PARAMS = (
     "max_oracle_age_s",
     "oracle_quorum",
     "collateral_decimals",
+    "twap_cooldown_s",
 )
 
 
@@ -155,6 +157,8 @@ def params_changes(message: common_pb2.Params) -> ParamsChanges:
     for name in _INT_PARAMS:
         if message.HasField(name):  # type: ignore[arg-type]
             changes[name] = getattr(message, name)
+    if message.HasField("rebalance_time_of_day_s"):  # -1 unpins it (TIME_OF_DAY_UNPINNED)
+        changes["rebalance_time_of_day_s"] = message.rebalance_time_of_day_s
     return params_changes_of(changes.items())
 
 
@@ -162,10 +166,24 @@ def params(message: common_pb2.Params, base: Params | None) -> Params:
     """Domain parameters from the wire: unset fields take ``base`` or, at launch (None),
     ``default_params`` scaled to the target leverage. Bounds are the domain's to check
     (``validate_params``), with its messages."""
-    changes = dict(params_changes(message))
+    changes = params_changes(message)
     if base is None:
-        base = default_params(changes.get("target_leverage_wad", -WAD))
-    return attrs.evolve(base, **changes)
+        base = default_params(dict(changes).get("target_leverage_wad", -WAD))
+    return patched(base, changes)
+
+
+def params_message(value: Params) -> common_pb2.Params:
+    """Every field of ``value`` as a wire ``Params`` (for clients: launch exactly these)."""
+    message = common_pb2.Params(
+        rebalance_time_of_day_s=(
+            TIME_OF_DAY_UNPINNED if value.rebalance_time_of_day_s is None else value.rebalance_time_of_day_s
+        )
+    )
+    for wire_name, domain_name in _STRING_PARAMS.items():
+        setattr(message, wire_name, str(getattr(value, domain_name)))
+    for name in _INT_PARAMS:
+        setattr(message, name, getattr(value, name))
+    return message
 
 
 def product_params(value: Params) -> common_pb2.ProductParams:
@@ -185,6 +203,9 @@ def product_params(value: Params) -> common_pb2.ProductParams:
         oracle_quorum=value.oracle_quorum,
         collateral_decimals=value.collateral_decimals,
         supply_cap=str(value.supply_cap),
+        rebalance_time_of_day_s=value.rebalance_time_of_day_s,
+        recentering_speed=str(value.recentering_speed_wad),
+        twap_cooldown_s=value.twap_cooldown_s,
     )
 
 

@@ -25,6 +25,7 @@ from adapters.simulate.paths import (
     read_csv_path,
 )
 from adapters.simulate.policies import DEFAULT_POLICIES, Policy, PolicyError, parse_policy
+from adapters.simulate.presets import PRESET_NAMES, preset_params
 from adapters.simulate.report import decimal, plot, text_table, write_csv, write_html
 from adapters.simulate.runner import FEEDS, Driver, MemoryDriver, PolicyRun, Setup, StoreDriver, run_backtest
 from adapters.simulate.summary import summarise
@@ -68,15 +69,29 @@ def _wad(text: str | None, name: str) -> int | None:
         raise click.BadParameter(str(error), param_hint=name) from error
 
 
+def time_of_day_s(text: str) -> int:
+    """``HH:MM`` (UTC) or whole seconds after midnight."""
+    try:
+        if ":" in text:
+            hours, minutes = text.split(":")
+            return int(hours) * 3600 + int(minutes) * 60
+        return int(text)
+    except ValueError as error:
+        hint = "--rebalance-time-of-day"
+        raise click.BadParameter(f"{text!r} is not HH:MM or seconds", param_hint=hint) from error
+
+
 def build_params(options: dict[str, Any]) -> Params:
     """``LaunchProduct`` parameters from the options; unset ones take the documented defaults
     (``domain.params.default_params``) for the target leverage."""
     target = _wad(options["target_leverage"], "--target-leverage")
     assert target is not None
     params = default_params(target)
+    if options.get("preset"):
+        params = preset_params(options["preset"], params)
     overrides: dict[str, int] = {}
-    for name in ("band_low", "band_high", "ripcord_leverage", "max_price_move"):
-        value = _wad(options[name], f"--{name.replace('_', '-')}")
+    for name in ("band_low", "band_high", "ripcord_leverage", "max_price_move", "recentering_speed"):
+        value = _wad(options.get(name), f"--{name.replace('_', '-')}")
         if value is not None:
             overrides[f"{name}_wad"] = value
     for name in (
@@ -89,12 +104,17 @@ def build_params(options: dict[str, Any]) -> Params:
         "oracle_quorum",
         "collateral_decimals",
         "supply_cap",
+        "rebalance_interval_s",
+        "twap_cooldown_s",
     ):
-        if options[name] is not None:
+        if options.get(name) is not None:
             overrides[name] = int(options[name])
     if options["frictionless"]:
         overrides.update(mint_fee_bps=0, redeem_fee_bps=0, streaming_fee_bps=0, execution_cost_bps=0)
     params = attrs.evolve(params, **overrides)
+    if options.get("rebalance_time_of_day") is not None:
+        pinned = time_of_day_s(str(options["rebalance_time_of_day"]))
+        params = attrs.evolve(params, rebalance_time_of_day_s=pinned)
     try:
         validate_params(params)
     except DomainError as error:
@@ -135,10 +155,27 @@ def build_path(options: dict[str, Any]) -> PricePath:
         raise click.UsageError(str(error)) from error
 
 
+# What each policy sets for itself: shown per policy in the results, not as one setting.
+POLICY_KNOBS = frozenset(
+    {
+        "rebalance_interval_s",
+        "band_low_wad",
+        "band_high_wad",
+        "ripcord_leverage_wad",
+        "rebalance_time_of_day_s",
+    }
+)
+
+
 def _settings(options: dict[str, Any], params: Params, path: PricePath) -> list[tuple[str, str]]:
-    """The product's parameters as launched, before each policy sets its rebalancing knobs."""
+    """The product's parameters shared by every policy; the schedule, band and ripcord are
+    each policy's own (the results table shows them per policy)."""
     shown = [("path", path.description)]
+    if options.get("preset"):
+        shown.append(("preset", str(options["preset"])))
     for field in attrs.fields(Params):
+        if field.name in POLICY_KNOBS:
+            continue
         value = getattr(params, field.name)
         if field.name.endswith("_wad"):
             shown.append((field.name.removesuffix("_wad"), decimal(value, 18).rstrip("0").rstrip(".")))
@@ -163,7 +200,8 @@ def execute(
     params = build_params(options)
     path = build_path(options)
     try:
-        policies: list[Policy] = [parse_policy(name) for name in options["policy"] or DEFAULT_POLICIES]
+        default = (options["preset"],) if options.get("preset") else DEFAULT_POLICIES
+        policies: list[Policy] = [parse_policy(name) for name in options["policy"] or default]
     except PolicyError as error:
         raise click.UsageError(str(error)) from error
     funding = _wad(options["funding_rate"], "--funding-rate") or 0
@@ -257,8 +295,17 @@ def execute(
 @click.option(
     "--policy",
     multiple=True,
-    help=f"daily, band, band+ripcord, every-Nh (repeat; default: {', '.join(DEFAULT_POLICIES)}). "
-    "A policy sets rebalance_interval_s; daily and every-Nh open the band wide.",
+    help="daily, band, band+ripcord, every-Nh, daily+band, every-Nh+band, product, fli, ftx "
+    f"(repeat; default: {', '.join(DEFAULT_POLICIES)}). A policy sets rebalance_interval_s; daily "
+    "and every-Nh open the band wide; product (and a preset's name) runs the parameters as given.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(PRESET_NAMES),
+    default=None,
+    help="Launch with a preset's parameters (flags still win). fli: band 0.8-1.2 x |target|, every "
+    "4 h, recentering 0.5, TWAP 250k / 300 s, 1.95 %/yr fee, 0.1 % mint/redeem. ftx: daily reset "
+    "at 00:02 UTC, intraday at |L| >= 1.33 x |target|. Default policy: the preset's own.",
 )
 @click.option("--target-leverage", default="-1", show_default=True, help="-1, -2 or -3.")
 @click.option("--band-low", default=None, help="Default 0.8 x |target|.")
@@ -266,6 +313,12 @@ def execute(
 @click.option("--ripcord-leverage", default=None, help="Default 1.5 x |target|.")
 @click.option("--max-price-move", default=None, help="Circuit breaker, e.g. 0.2 (default).")
 @click.option("--max-trade-notional", type=int, default=None, help="Base units; 0 = no cap (default).")
+@click.option(
+    "--rebalance-interval-s", type=int, default=None, help="The schedule (policy product); default 86400."
+)
+@click.option("--rebalance-time-of-day", default=None, help="Pin the schedule: HH:MM UTC (FTX: 00:02).")
+@click.option("--recentering-speed", default=None, help="Fraction of the way back, (0, 1]; default 1.")
+@click.option("--twap-cooldown-s", type=int, default=None, help="Seconds between capped chunks; default 0.")
 @click.option("--mint-fee-bps", type=int, default=None, help="Default 10.")
 @click.option("--redeem-fee-bps", type=int, default=None, help="Default 10.")
 @click.option("--streaming-fee-bps", type=int, default=None, help="Per year; default 95.")
@@ -311,4 +364,7 @@ def simulate(**options: Any) -> None:  # noqa: ANN401 - click passes each option
     write_html(summaries, path, png, csv_path, report, _settings(options, build_params(options), path))
     click.echo(f"{path.description}\n")
     click.echo(text_table(summaries))
+    for summary in summaries:
+        for note in summary.notes:
+            click.echo(f"note ({summary.policy}): {note}", err=True)
     click.echo(f"\nwrote {csv_path}, {png} and {report}")

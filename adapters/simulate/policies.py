@@ -6,7 +6,14 @@
 - ``band``: no schedule to speak of (one rebalance a century), the band as given, and
   the ripcord pushed as far out as the launch rule allows (it cannot be switched off);
 - ``band+ripcord``: no schedule, the band and the ripcord as given;
-- ``every-Nh``: a reset every N hours, band opened wide, ripcord as given.
+- ``every-Nh``: a reset every N hours, band opened wide, ripcord as given;
+- ``daily+band``, ``every-Nh+band``: the schedule and the band together (FLI runs both);
+- ``product``: the product's parameters exactly as launched, whatever they combine
+  (schedule and its time of day, band, ripcord, recentering speed, TWAP cooldown);
+- ``fli``, ``ftx``: the product's parameters with a preset's (``presets.py``) over them.
+
+Every policy keeps the product's recentering speed, TWAP cooldown, trade cap and time of
+day: a policy only chooses the knobs its name says.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ import re
 import attrs
 from attrs import frozen
 
+from adapters.simulate.presets import PRESET_NAMES, preset_params
 from domain.fixedpoint import BPS, WAD
 from domain.params import Params
 
 CENTURY_S = 100 * 365 * 86_400  # "never" for a schedule, still a valid positive interval
 _EVERY = re.compile(r"every-(\d+)h")
+_EVERY_BAND = re.compile(r"every-(\d+)h\+band")
 
 
 class PolicyError(ValueError):
@@ -29,7 +38,8 @@ class PolicyError(ValueError):
 
 @frozen
 class Policy:
-    """A named way to rebalance: ``kind`` is daily, band, band+ripcord or every."""
+    """A named way to rebalance: ``kind`` is daily, band, band+ripcord, every,
+    schedule+band or product."""
 
     name: str
     kind: str
@@ -47,6 +57,10 @@ class Policy:
                 )
             case "band+ripcord":
                 return attrs.evolve(base, rebalance_interval_s=CENTURY_S)
+            case "schedule+band":
+                return attrs.evolve(base, rebalance_interval_s=self.interval_s)
+            case "product":
+                return preset_params(self.name, base) if self.name in PRESET_NAMES else base
         raise PolicyError(f"unknown policy kind {self.kind!r}")
 
     @property
@@ -56,6 +70,10 @@ class Policy:
             "band": "band only (ripcord at the launch rule's limit)",
             "band+ripcord": "band and ripcord, no schedule",
             "every": f"reset every {self.interval_s // 3600} h (schedule only, ripcord kept)",
+            "schedule+band": f"schedule every {self.interval_s // 3600} h and the band, ripcord kept",
+            "product": f"the {self.name.upper()} preset's parameters"
+            if self.name in PRESET_NAMES
+            else "the product's parameters as launched",
         }[self.kind]
 
 
@@ -66,13 +84,22 @@ def widest_ripcord_wad(params: Params) -> int:
 
 
 def parse_policy(name: str) -> Policy:
-    """``daily``, ``band``, ``band+ripcord`` or ``every-Nh`` (N whole hours, N ≥ 1)."""
-    if name in {"daily", "band", "band+ripcord"}:
+    """``daily``, ``band``, ``band+ripcord``, ``every-Nh`` (N whole hours, N ≥ 1),
+    ``daily+band``, ``every-Nh+band`` or ``product``."""
+    if name in {"daily", "band", "band+ripcord", "product"}:
         return Policy(name, name)
-    match = _EVERY.fullmatch(name)
-    if match and int(match.group(1)) > 0:
-        return Policy(name, "every", int(match.group(1)) * 3600)
-    raise PolicyError(f"unknown policy {name!r}: use daily, band, band+ripcord or every-Nh (e.g. every-1h)")
+    if name in PRESET_NAMES:
+        return Policy(name, "product")
+    if name == "daily+band":
+        return Policy(name, "schedule+band", 86_400)
+    for pattern, kind in ((_EVERY, "every"), (_EVERY_BAND, "schedule+band")):
+        match = pattern.fullmatch(name)
+        if match and int(match.group(1)) > 0:
+            return Policy(name, kind, int(match.group(1)) * 3600)
+    raise PolicyError(
+        f"unknown policy {name!r}: use daily, band, band+ripcord, every-Nh (e.g. every-1h), "
+        "daily+band, every-Nh+band or product"
+    )
 
 
 DEFAULT_POLICIES = ("daily", "band", "band+ripcord", "every-1h")

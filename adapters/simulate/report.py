@@ -139,7 +139,8 @@ def plot(runs: Sequence[PolicyRun], path: PricePath, destination: Path) -> None:
     top.yaxis.set_major_formatter(plain)
     top.yaxis.set_minor_formatter(plain)
     top.set_ylabel("value (start = 1, log scale)")
-    top.set_title(f"{magnitude:g}x inverse: NAV against the index — {path.description}", fontsize=10)
+    title = f"{leverage_label(magnitude)} inverse: NAV against the index — {path.description}"
+    top.set_title(title, fontsize=10)
     top.legend(loc="best", fontsize=8, title="dots: rebalances", title_fontsize=8)
     top.grid(alpha=0.3, which="both")
     bottom.set_ylabel("|leverage| before trading")
@@ -148,6 +149,11 @@ def plot(runs: Sequence[PolicyRun], path: PricePath, destination: Path) -> None:
     bottom.xaxis.set_major_locator(locator)
     bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     figure.savefig(destination, dpi=110)
+
+
+def leverage_label(magnitude: float) -> str:
+    """``−1×`` for a magnitude of 1 (a true minus sign and a multiplication sign)."""
+    return f"\u2212{magnitude:g}\u00d7"
 
 
 def _pct(value: float) -> str:
@@ -167,19 +173,33 @@ def summary_rows(summaries: Sequence[Summary]) -> list[tuple[str, list[str]]]:
         interval = summary.rebalance_interval_s
         if interval >= CENTURY_S:
             return "none"
-        return f"every {interval // 3600} h" if interval % 86_400 else f"every {interval // 86_400} d"
+        every = f"every {interval // 3600} h" if interval % 86_400 else f"every {interval // 86_400} d"
+        if summary.time_of_day_s is None:
+            return f"{every} from launch"
+        hours, rest = divmod(summary.time_of_day_s, 3600)
+        return f"{every} at {hours:02d}:{rest // 60:02d} UTC"
+
+    def twap(summary: Summary) -> str:
+        if not summary.max_trade_notional:
+            return "no cap"
+        return f"cap {amount(summary.max_trade_notional, summary)}, chunks {summary.twap_cooldown_s} s apart"
 
     def band(summary: Summary) -> str:
         low, high = summary.band
-        return "open" if low < 1e-9 and high > summary.ripcord - 1e-9 else f"{low:g} to {high:g}"
+        if low < 1e-9 and high > summary.ripcord - 1e-9:
+            return "none (open)"
+        return f"above {high:g}" if low < 1e-9 else f"{low:g} to {high:g}"
 
     return [
         ("schedule", cells(schedule)),
         ("band (|leverage|)", cells(band)),
         ("ripcord (|leverage|)", cells(lambda s: f"{s.ripcord:.4g}")),
+        ("recentering speed", cells(lambda s: f"{s.recentering_speed:g}")),
+        ("TWAP", cells(twap)),
         ("final NAV (start = 1)", cells(lambda s: f"{s.final_nav:.6f}")),
+        ("reference: Π(1 + L_i·r_i) over its rebalances", cells(lambda s: f"{s.own_steps_product:.6f}")),
         ("closed form (Avellaneda-Zhang)", cells(lambda s: f"{s.avellaneda_zhang:.6f}")),
-        ("discrete daily product Π(1 + L·r)", cells(lambda s: f"{s.daily_product:.6f}")),
+        ("daily product Π(1 + L·r), daily samples", cells(lambda s: f"{s.daily_product:.6f}")),
         ("naive (S_T/S_0)^L", cells(lambda s: f"{s.naive:.6f}")),
         ("volatility decay, measured", cells(lambda s: _pct(s.measured_decay))),
         ("volatility decay, closed form", cells(lambda s: _pct(s.closed_form_decay))),
@@ -225,7 +245,10 @@ def write_html(
     )
     body = "".join(
         f"<tr><th>{html.escape(label)}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-        for label, cells in summary_rows(summaries)
+        for label, cells in [
+            *summary_rows(summaries),
+            ("notes", [("; ".join(s.notes) or "-") for s in summaries]),
+        ]
     )
     setting_rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in settings
@@ -245,8 +268,11 @@ small {{ font-weight: normal; color: #666; }}
 (every price report, ripcord and keeper tick decided by <code>decide</code>).
 NAVs are per token relative to the NAV after the first mint. The closed forms (SPEC §6) use the
 index prices the domain accepted: Avellaneda-Zhang <code>(S_T/S_0)^L · exp((L − L²)/2 · Σσ²dt)</code>
-with the realised variance, and the discrete daily product <code>Π(1 + L·r_t)</code>; both before
-fees, funding and execution cost. The measured volatility decay is the final NAV over the naive
+with the realised variance, and the discrete daily product <code>Π(1 + L·r_t)</code> on daily samples;
+beside them the reference the node's NAV actually follows, exactly: the product over the policy's
+own rebalances, <code>Π(1 + L_i·r_i)</code> with <code>L_i</code> the leverage each rebalance left and
+<code>r_i</code> the index return until the next. All three are before fees, funding and execution
+cost. The measured volatility decay is the final NAV over the naive
 <code>(S_T/S_0)^L</code>, less one, and so includes fees, funding and execution cost.</p>
 <h2>Results per policy</h2>
 <table><tr><th>metric</th>{head}</tr>{body}</table>

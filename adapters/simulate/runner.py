@@ -8,7 +8,9 @@ old component prices, and a trip on such a partial index is dismissed by the ste
 later reports), a confirmation by other reporters if the whole step's move tripped the
 circuit breaker (a backtest replays history, so a recorded move is a real one; no admin
 ever resolves a halt), then the keeper's ``Tick``. The ripcord runs in the decision whose
-move crossed it. Time
+move crossed it. Between two steps the keeper also runs at every moment a
+product has work due (a TWAP chunk after its cooldown, a schedule pinned to a time of
+day), as a served node wakes its keeper then. Time
 comes from a ``SimulatedClock``; the decisions run in memory (``decide``/``evolve``) or
 through the node's application service on a store (``Node.execute``).
 """
@@ -26,13 +28,14 @@ from adapters.simulate.policies import Policy
 from domain import commands as cmd
 from domain import events as ev
 from domain.decide import decide
-from domain.draft import current_equity, current_leverage_wad, nav_wad
+from domain.draft import current_equity, current_leverage_wad, nav_wad, next_keeper_due
 from domain.evolve import evolve_all
 from domain.model import Component, ProductState
 from domain.params import Params
 
 HOLDER = "sim-holder"
 FEEDS = ("rounds", "per-asset")
+CATCH_UP_STEPS_MAX = 100_000  # keeper wake-ups between two steps of a path
 CONFIRMATION_REPORTERS_MIN = 2  # the domain confirms a tripped move with at least two reporters
 
 
@@ -100,6 +103,8 @@ class RebalanceNote:
     execution_cost: int
     leverage_before_wad: int
     leverage_after_wad: int
+    price_wad: int = 0  # the index price it traded at
+    at: int = 0
 
 
 @frozen
@@ -111,7 +116,7 @@ class StepRow:
     equity: int
     nav_wad: int
     leverage_wad: int | None
-    worst_leverage_wad: int  # the largest |leverage| seen in the step, before any trade
+    worst_leverage_wad: int  # the largest |leverage| of the step before any of its trades
     rebalances: tuple[RebalanceNote, ...]
     funding_paid: int
     circuit_breaker: bool
@@ -152,6 +157,8 @@ def _rebalances(events: Sequence[ev.Event]) -> list[RebalanceNote]:
             execution_cost=e.execution_cost,
             leverage_before_wad=e.leverage_before_wad,
             leverage_after_wad=e.leverage_after_wad,
+            price_wad=e.price_wad,
+            at=e.at,
         )
         for e in events
         if isinstance(e, ev.Rebalanced)
@@ -163,9 +170,9 @@ def _row(
 ) -> StepRow:
     leverage = current_leverage_wad(state)
     notes = tuple(_rebalances(events))
+    # Before trading: the leverage the prices left and what each trade started from, never
+    # the leverage after a trade (which would hide every value below the target).
     worst = max([worst_wad, *(-n.leverage_before_wad for n in notes)])
-    if leverage is not None:
-        worst = max(worst, -leverage)
     return StepRow(
         time=now,
         index_price_wad=state.index_price_wad,
@@ -182,6 +189,24 @@ def _row(
 
 def _funding_paid(events: Sequence[ev.Event]) -> int:
     return sum(e.funding_paid for e in events if isinstance(e, ev.Accrued))
+
+
+def _catch_up(
+    run: Callable[[cmd.Command], tuple[list[ev.Event], ProductState]],
+    clock: SimulatedClock,
+    state: ProductState,
+    until: int,
+) -> tuple[list[ev.Event], ProductState]:
+    """The keeper at every moment before ``until`` at which the product has work due."""
+    caused: list[ev.Event] = []
+    for _ in range(CATCH_UP_STEPS_MAX):
+        due = next_keeper_due(state, clock.now())
+        if due is None or not clock.now() < due < until:
+            break
+        clock.advance_to(due)
+        ticked, state = run(cmd.Tick())
+        caused += ticked
+    return caused, state
 
 
 def run_policy(
@@ -223,10 +248,11 @@ def run_policy(
     oracles, confirming = reporters(params.oracle_quorum), confirmers(params.oracle_quorum)
     caused, state = report(path.prices_wad[0], oracles)
     minted, state = run(cmd.Mint(HOLDER, setup.initial_mint, 0))
-    rows = [_row(clock.now(), state, [*events, *caused, *minted], 0, 0)]
+    initial = current_leverage_wad(state)
+    rows = [_row(clock.now(), state, [*events, *caused, *minted], -initial if initial else 0, 0)]
     for k in range(1, len(path.times)):
+        caused, state = _catch_up(run, clock, state, path.times[k])
         clock.advance_to(path.times[k])
-        caused = []
         if path.funding_wad is not None and path.funding_wad[k] != funding:
             funding = path.funding_wad[k]
             caused += run(cmd.ReportFundingRate(funding))[0]

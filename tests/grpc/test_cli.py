@@ -18,14 +18,16 @@ from pathlib import Path
 import grpc
 import pytest
 from click.testing import CliRunner
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters.cli import main
 from adapters.grpc.client import Client
-from adapters.grpc.stubs import admin_pb2, common_pb2, token_pb2
+from adapters.grpc.stubs import admin_pb2, common_pb2, oracle_pb2, token_pb2
 
 IIT = str(Path(sys.prefix) / "bin" / "iit")
 ADMIN = "cli-admin-token-0000000001"
 ALICE = "cli-alice-token-0000000001"
+ORACLE = "cli-oracle-token-000000001"
 
 
 def free_port() -> int:
@@ -47,7 +49,8 @@ def served(tmp_path):
     auth_file = tmp_path / "auth.toml"
     auth_file.write_text(
         f'[[tokens]]\ntoken = "{ADMIN}"\nrole = "admin"\n\n'
-        f'[[tokens]]\ntoken = "{ALICE}"\nrole = "holder"\nholder_id = "alice"\n'
+        f'[[tokens]]\ntoken = "{ALICE}"\nrole = "holder"\nholder_id = "alice"\n\n'
+        f'[[tokens]]\ntoken = "{ORACLE}"\nrole = "oracle"\nreporter_id = "r1"\n'
     )
     port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IIT_")}
@@ -99,7 +102,28 @@ def test_serve_answers_writes_json_logs_serves_metrics_and_stops_on_sigterm(serv
     assert 'iit_rejections_total{method="TokenService/GetProduct",reason="Unauthenticated"} 1.0' in metrics
     assert "iit_rpc_latency_seconds_bucket" in metrics
     assert 'iit_nav_per_token{product_id="P"} 1.0' in metrics
-    time.sleep(1.5)  # the wall-clock keeper ticks on its own (once a second at most per product)
+    # A price and a holder: the streaming fee now accrues, so the keeper's ticks write events
+    # (an idle product's ticks write nothing, and the keeper logs only what it wrote).
+    channel = grpc.insecure_channel(address)
+    oracle, alice = Client(channel, ORACLE), Client(channel, ALICE)
+    oracle.oracle.ReportPrice(
+        oracle_pb2.ReportPriceRequest(
+            symbol="BTC",
+            price=str(60_000 * 10**18),
+            observed_at=Timestamp(seconds=int(time.time())),
+            reporter_id="r1",
+            request_id="p",
+        ),
+        metadata=oracle.md,
+    )
+    alice.token.Mint(
+        token_pb2.MintRequest(
+            product_id="P", holder_id="alice", collateral_amount="1000000000", request_id="m"
+        ),
+        metadata=alice.md,
+    )
+    channel.close()
+    time.sleep(2.5)  # the wall-clock keeper ticks on its own (once a second at most per product)
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]

@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from adapters.grpc import auth
 from adapters.grpc.server import NodeConfig, start_node
 from adapters.grpc.stubs import keeper_pb2, oracle_pb2, token_pb2
-from tests.grpc.conftest import ENTRIES, PRICES, T0, WAD, Harness, start
+from tests.grpc.conftest import ENTRIES, PRICES, T0, USDC, WAD, Harness, start
 from tests.grpc.helpers import rejected
 
 
@@ -39,6 +39,7 @@ def test_a_wall_clock_node_ticks_now_and_refuses_another_moment(tmp_path):
 def test_a_simulated_node_restarted_on_its_store_resumes_at_its_last_event(tmp_path):
     node = start(tmp_path)
     node.ready()
+    node.mint("alice", 1_000 * USDC, "m1")  # a supply, so that the tick's accrual moves tokens
     node.advance(5_000)
     node.close()
     config = NodeConfig(

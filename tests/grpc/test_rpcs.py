@@ -245,7 +245,7 @@ def test_a_fresh_price_after_a_day_lets_the_keeper_run_the_daily_reset(ready):
     ready.mint("alice", 1_000 * USDC, "m1")
     ready.now = T0 + 86_400
     ready.admin.keeper.Tick(keeper_pb2.TickRequest(now=Timestamp(seconds=ready.now)), metadata=ready.admin.md)
-    ready.report(PRICES, rid="day1")
+    ready.report({s: p * 101 // 100 for s, p in PRICES.items()}, rid="day1")  # a day's move to reset
     ready.now += 1
     response = ready.admin.keeper.Tick(
         keeper_pb2.TickRequest(now=Timestamp(seconds=ready.now)), metadata=ready.admin.md

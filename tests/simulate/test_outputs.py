@@ -77,7 +77,8 @@ def test_html_report_embeds_the_plot_and_tabulates_every_policy_against_the_clos
     for metric in (
         "final NAV",
         "closed form (Avellaneda-Zhang)",
-        "discrete daily product",
+        "daily product",
+        "reference: Π(1 + L_i·r_i) over its rebalances",
         "volatility decay, measured",
         "max drawdown",
         "rebalances",
@@ -93,7 +94,7 @@ def test_html_report_embeds_the_plot_and_tabulates_every_policy_against_the_clos
     cells = re.findall(r"<td>([^<]*)</td>", table_row.group(1))
     assert cells == [f"{float(last[p]['nav_relative']):.6f}" for p in POLICIES]
     # Frictionless with a daily reset: the measured NAV is the discrete daily product.
-    product_row = re.search(r"<tr><th>discrete daily product[^<]*</th>(.*?)</tr>", page)
+    product_row = re.search(r"<tr><th>daily product[^<]*</th>(.*?)</tr>", page)
     assert product_row is not None
     assert re.findall(r"<td>([^<]*)</td>", product_row.group(1))[0] == cells[0]
 
@@ -135,7 +136,8 @@ def test_real_daily_prices_from_the_shipped_history_run_and_follow_the_daily_pro
     assert "CSV prices.csv" in output
     table = {line.split("  ")[0]: line.split()[-2:] for line in output.splitlines() if "  " in line}
     final = table["final NAV (start = 1)"][0]
-    assert final == table["discrete daily product Π(1 + L·r)"][0]
+    assert final == table["daily product Π(1 + L·r), daily samples"][0]
+    assert final == table["reference: Π(1 + L_i·r_i) over its rebalances"][0]
 
 
 @pytest.mark.parametrize("constant", [False, True], ids=["csv-column", "flag"])

@@ -65,3 +65,25 @@ def test_a_record_written_around_its_encoded_payload_reads_back_as_the_library_w
     written = library.encode(record)
     assert plain.decode(written) == plain.decode(plain.encode({**fields, "payload": payload}))
     assert library.encode(fields) == plain.encode(fields)  # anything else: the library's bytes
+
+
+def test_events_stored_before_the_fli_ftx_parameters_still_load() -> None:
+    """ProductLaunched, ParametersUpdated and Rebalanced written before issue 14 lack the
+    new fields; they load with the values that keep their old meaning."""
+    from adapters.store.codec import decode_event, encode_event  # noqa: PLC0415
+    from domain import events as ev  # noqa: PLC0415
+    from domain.params import default_params  # noqa: PLC0415
+
+    new_fields = {"rebalance_time_of_day_s", "recentering_speed_wad", "twap_cooldown_s"}
+    launched = ev.ProductLaunched(at=1, product_id="P", components=(), params=default_params())
+    type_name, version, payload = encode_event(launched)
+    old = {**payload, "params": {k: v for k, v in payload["params"].items() if k not in new_fields}}
+    assert decode_event(type_name, version, old) == launched
+    updated = ev.ParametersUpdated(at=2, previous=default_params(), params=default_params())
+    type_name, version, payload = encode_event(updated)
+    old = {
+        k: ({f: x for f, x in v.items() if f not in new_fields} if isinstance(v, dict) else v)
+        for k, v in payload.items()
+        if k != "next_rebalance_at"
+    }
+    assert decode_event(type_name, version, old) == updated

@@ -131,6 +131,7 @@ def test_every_stored_event_carries_the_hash_of_its_predecessor(store_url):
 
 def test_an_event_stored_in_an_old_schema_is_upcast_when_loaded(store_url):
     node = launched_node(store_url)
+    node.execute("P", cmd.Mint("alice", 1_000 * USDC, 0), "m1", T0)  # a supply for the fee to accrue on
     node.execute("P", cmd.Tick(), "tick", T0 + 60)
     record = next(r for r in node.stored_events("P") if r.type == "Accrued")
     assert record.schema == 2

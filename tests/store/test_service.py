@@ -62,7 +62,7 @@ def test_the_keeper_runs_the_daily_reset_of_every_product_once_per_moment(store_
     assert isinstance(service.clock, SimulatedClock)
     day = T0 + 86_400
     service.clock.advance_to(day)
-    for symbol, price in {"BTC": 60_000, "ETH": 3_000, "SOL": 150}.items():
+    for symbol, price in {"BTC": 61_000, "ETH": 3_050, "SOL": 152}.items():  # a day's move to reset
         service.report_price(symbol, price * WAD, day, "r1", f"day-{symbol}")
     outcomes = service.tick()
     for product_id in ("A", "B"):
@@ -89,7 +89,7 @@ def test_a_tick_after_a_fresh_price_at_the_same_moment_runs_the_due_reset(store_
     service.clock.advance_to(day)
     stale = service.tick()  # the reset is due, but the price is a day old: nothing trades
     assert not [e for e in stale["A"].events if isinstance(e, ev.Rebalanced)]
-    for symbol, price in {"BTC": 60_000, "ETH": 3_000}.items():
+    for symbol, price in {"BTC": 61_000, "ETH": 3_050}.items():  # a day's move to reset
         service.report_price(symbol, price * WAD, day, "r1", f"day-{symbol}")
     fresh = service.tick()  # the same moment, a new log: the keeper decides again
     assert [e.reason for e in fresh["A"].events if isinstance(e, ev.Rebalanced)] == ["schedule"]
