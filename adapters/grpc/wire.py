@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import attrs
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -19,7 +18,15 @@ from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
 from domain.fixedpoint import WAD, holding_value_down
 from domain.model import Component, ProductState, Status
-from domain.params import AMOUNT_MAX, TIME_OF_DAY_UNPINNED, Params, ParamsChanges, check_time, default_params, patched
+from domain.params import (
+    AMOUNT_MAX,
+    TIME_OF_DAY_UNPINNED,
+    Params,
+    ParamsChanges,
+    check_time,
+    default_params,
+    patched,
+)
 from domain.params import params_changes as params_changes_of
 from domain.validation import (
     check_client_request_id,
