@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Literal, TypeVar
 
+import attrs
 from attrs import define, field, frozen
 
 from adapters.clock import SimulatedClock, SystemClock
@@ -26,7 +27,16 @@ from adapters.store.records import StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import DomainError, InvalidArgument, InvalidPriceReport, ProductNotFound
+from domain.decide import decide_and_apply
+from domain.draft import Draft, accrue
+from domain.errors import (
+    DomainError,
+    InsufficientBalance,
+    InvalidArgument,
+    InvalidPriceReport,
+    ProductNotFound,
+)
+from domain.model import LOCKED_HOLDER, ProductState
 from domain.validation import check_reporter_id
 
 ClockMode = Literal["wall", "simulated"]
@@ -170,6 +180,34 @@ class NodeApp:
 
     def product_ids(self) -> tuple[str, ...]:
         return self.node.product_ids()
+
+    def accrued(self, product_id: str) -> tuple[Loaded, ProductState, int]:
+        """The product as stored, and as accrued to the node's clock (nothing written):
+        what GetProduct shows."""
+        loaded = self.load(product_id)
+        now = self.now()
+        draft = Draft(loaded.state)
+        accrue(draft, now)
+        return loaded, draft.state, now
+
+    def quote(self, product_id: str, command: cmd.Mint | cmd.Redeem) -> tuple[Draft, int]:
+        """What ``command`` would do now: the very decision the writer would make on the
+        product as stored, at the node's clock, with nothing stored (ERC-4626's previews).
+
+        A redemption quote holds for an anonymous holder credited with the tokens quoted
+        (the payout does not depend on whose tokens they are); more than circulate is
+        ``InsufficientBalance``."""
+        state = self.load(product_id).state
+        now = self.now()
+        if isinstance(command, cmd.Redeem):
+            circulating = state.vault.supply - state.balance_of(LOCKED_HOLDER)
+            if command.token_amount > circulating:
+                raise InsufficientBalance(
+                    f"{circulating} tokens of {product_id} circulate; a redemption of "
+                    f"{command.token_amount} cannot be quoted"
+                )
+            state = attrs.evolve(state, balances={**state.balances, command.holder_id: command.token_amount})
+        return decide_and_apply(state, command, now), now
 
     def read_page(self, after: int, limit: int) -> list[tuple[int, object]]:
         """Stored records with a store position after ``after``: (position, record)."""

@@ -145,7 +145,8 @@ _STATUS = {
 }
 
 
-def product(state: ProductState, version: int) -> common_pb2.Product:
+def product(state: ProductState, version: int, as_of: int | None = None) -> common_pb2.Product:
+    """``state`` on the wire; ``as_of`` the moment it was accrued to (else its last accrual)."""
     leverage = current_leverage_wad(state)
     return common_pb2.Product(
         product_id=state.product_id,
@@ -170,6 +171,7 @@ def product(state: ProductState, version: int) -> common_pb2.Product:
         launched_at=timestamp(state.launched_at),
         pending_index_price=str(state.pending_price.index_price_wad) if state.pending_price else "",
         version=version,
+        as_of=timestamp(state.accrued_at if as_of is None else as_of),
     )
 
 
