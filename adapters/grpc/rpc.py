@@ -11,6 +11,9 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 from attrs import frozen
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from adapters.grpc.app import NodeApp
 from adapters.grpc.auth import Authenticator, Caller, Role
@@ -67,17 +70,39 @@ def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | N
 
 
 ERROR_METADATA_KEY = "iit-error"
+# ErrorInfo.domain of every rejection (AIP-193: the logical grouping of the reasons).
+ERROR_DOMAIN = "iit.v1"
+
+
+@frozen
+class _RichStatus(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def rich_status(error: Exception, code: grpc.StatusCode) -> grpc.Status:
+    """The standard rich status of a rejection (``google.rpc.Status`` in the trailer
+    ``grpc-status-details-bin``, as ``grpcio-status`` reads it) carrying one
+    ``google.rpc.ErrorInfo`` whose ``reason`` is the error's name; the name also rides in
+    ``iit-error``, the metadata earlier clients branch on (kept for one more release)."""
+    name = type(error).__name__
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=name, domain=ERROR_DOMAIN))
+    status = status_pb2.Status(code=code.value[0], message=message_of(error), details=[info])
+    standard = rpc_status.to_status(status)
+    return _RichStatus(
+        standard.code, standard.details, (*standard.trailing_metadata, (ERROR_METADATA_KEY, name))
+    )
 
 
 def _abort(context: grpc.ServicerContext, error: Exception) -> None:
-    """End the call with the error's status and message; the error's name also goes in
-    the trailing metadata ``iit-error``, for clients that branch on it."""
+    """End the call with the error's status, message and rich status details."""
     status = status_of(error)
     if status is None:
         logging.getLogger("iit").exception("unexpected error", exc_info=error)
         context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
-    context.set_trailing_metadata(((ERROR_METADATA_KEY, type(error).__name__),))
-    context.abort(status, message_of(error))
+    context.abort_with_status(rich_status(error, status))
 
 
 def unary(
