@@ -20,6 +20,9 @@ from grpc_tools import protoc  # type: ignore[import-untyped]  # grpcio-tools sh
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 OUT = ROOT / "adapters" / "grpc" / "generated"
+# The descriptors with their comments (source info), for server reflection: the generated
+# modules carry none, so grpcurl describe would show no comment without this file.
+DESCRIPTOR_SET = "iit_v1.binpb"
 # mypy-protobuf's protoc plugins sit beside this interpreter (the venv's bin), which need
 # not be on PATH under `uv run` or a bare `.venv/bin/python`.
 BIN = Path(sys.executable).parent
@@ -60,6 +63,8 @@ def main() -> int:
         f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
         f"--mypy_out={staging}",
         f"--mypy_grpc_out={staging}",
+        "--include_source_info",
+        f"--descriptor_set_out={staging / DESCRIPTOR_SET}",
         *protos,
     ]
     code, chatter = _quietly(lambda: protoc.main(args))

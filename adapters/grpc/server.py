@@ -17,8 +17,8 @@ from wsgiref.simple_server import WSGIServer
 import grpc
 from attrs import define, field, frozen
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
+from adapters.grpc import reflection
 from adapters.grpc.app import ClockMode, NodeApp
 from adapters.grpc.audit import AuditServicer
 from adapters.grpc.auth import Authenticator
@@ -98,9 +98,7 @@ def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     port = server.add_secure_port(address, tls.credentials()) if tls else server.add_insecure_port(address)
     if port == 0:
         raise ConfigError(f"could not bind {address}")
