@@ -1,25 +1,63 @@
 """The ``iit`` command line: ``serve``, ``demo``, ``audit``, ``events`` (and ``simulate``).
 
-Commands kept in their own modules are registered at the bottom: ``adapters.grpc.cli`` holds
-``serve`` and ``events``; ``adapters.simulate.cli`` holds ``simulate``.
+Commands kept in their own modules are imported only when they run (``LAZY``):
+``adapters.grpc.cli`` holds ``serve`` and ``events``, ``adapters.simulate.cli`` holds
+``simulate`` (which pulls in numpy and matplotlib). So ``iit --help`` and ``iit --version``
+import nothing but click: a test holds them under half a second.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
-from adapters.grpc.cli import events, serve
-from adapters.simulate.cli import simulate
 from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
+
+# name -> (module:attribute, one-line help shown by `iit --help` without importing it)
+LAZY: dict[str, tuple[str, str]] = {
+    "serve": ("adapters.grpc.cli:serve", "Serve the node over gRPC (embedded SQLite ./iit.db by default)."),
+    "events": ("adapters.grpc.cli:events", "Tail the event log of a running node, human-readable or JSON."),
+    "simulate": ("adapters.simulate.cli:simulate", "Backtest a product on a price path (GBM or CSV)."),
+    "sample-data": (
+        "adapters.simulate.sample_data:sample_data",
+        "Daily closes of real stocks (bokeh-sampledata) as a CSV price path.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose ``LAZY`` commands are imported when invoked (or their own --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY:
+            module, attribute = LAZY[cmd_name][0].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, LAZY[name][1]) for name in LAZY]
+        for name in super().list_commands(ctx):
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
 
 EXIT_VIOLATION = 1
 EXIT_COULD_NOT_RUN = 2
 
 
-@click.group(help="iit-node: the off-chain protocol node for inverse index tokens.")
+@click.group(cls=LazyGroup, help="iit-node: the off-chain protocol node for inverse index tokens.")
+@click.version_option(version=None, package_name="iit-node", prog_name="iit", message="%(prog)s %(version)s")
 def main() -> None:
     """The command group."""
 
@@ -108,10 +146,6 @@ def _report_progress(read: int, total: int) -> None:
     percent = 100 * read // total if total else 100
     click.echo(f"audit: {read:,} of {total:,} records read ({percent}%)…", err=True)
 
-
-main.add_command(serve)
-main.add_command(events)
-main.add_command(simulate)
 
 if __name__ == "__main__":
     main()

@@ -108,6 +108,15 @@ def _path(value: str | None) -> Path | None:
     show_envvar=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
+@click.option(
+    "--log-format",
+    envvar="IIT_LOG_FORMAT",
+    type=click.Choice(["json", "console"]),
+    default=None,
+    show_envvar=True,
+    help="json: one JSON object per line; console: readable lines. Default: console on a "
+    "terminal, json otherwise.",
+)
 def serve(
     store: str,
     listen: str,
@@ -120,13 +129,14 @@ def serve(
     tls_client_ca: str | None,
     metrics_listen: str | None,
     log_level: str,
+    log_format: str | None,
 ) -> None:
     from adapters.grpc import auth, logs  # noqa: PLC0415 - keeps `iit --help` light
     from adapters.grpc.server import ConfigError, NodeConfig, TlsFiles  # noqa: PLC0415
     from adapters.grpc.server import serve as run  # noqa: PLC0415
     from adapters.store.url import StoreUrlError  # noqa: PLC0415
 
-    logs.configure(log_level)
+    logs.configure(log_level, log_format)
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if tls_client_ca and not tls_cert:
@@ -213,14 +223,27 @@ def events(
 ) -> None:
     import grpc  # noqa: PLC0415
 
-    from adapters.demo import describe  # noqa: PLC0415
+    from adapters.event_lines import HEADER, line_of  # noqa: PLC0415
     from adapters.grpc.client import Client, channel  # noqa: PLC0415
-    from adapters.grpc.stubs import audit_pb2  # noqa: PLC0415
+    from adapters.grpc.stubs import audit_pb2, token_pb2  # noqa: PLC0415
     from adapters.store.codec import decode_event  # noqa: PLC0415
+    from domain import events as ev  # noqa: PLC0415
 
     client = Client(channel(address, _path(tls_ca), _path(tls_cert), _path(tls_key)), token)
     request = audit_pb2.StreamEventsRequest(from_position=from_position, follow=follow, product_id=product_id)
+    # Each product's collateral decimals, to show its amounts exactly: from its launch or
+    # parameter events in the stream, else asked once (a tail that starts mid-log).
+    decimals: dict[str, int] = {}
+
+    def decimals_of(pid: str) -> int:
+        if pid not in decimals:
+            product = client.token.GetProduct(token_pb2.GetProductRequest(product_id=pid), metadata=client.md)
+            decimals[pid] = product.params.collateral_decimals
+        return decimals[pid]
+
     try:
+        if not as_json:
+            click.echo(HEADER)
         for event in client.audit.StreamEvents(request, metadata=client.md):
             payload = json.loads(event.payload_json)
             if as_json:
@@ -238,10 +261,13 @@ def events(
                     }
                 )
             else:
-                summary = describe([decode_event(event.type, event.schema, payload)])
+                decoded = decode_event(event.type, event.schema, payload)
+                if isinstance(decoded, ev.ProductLaunched | ev.ParametersUpdated):
+                    decimals[event.product_id] = decoded.params.collateral_decimals
+                summary = line_of(decoded, decimals_of(event.product_id))
                 line = (
-                    f"{event.position:>8}  {_when(event.occurred_at.seconds)}  {event.product_id}  "
-                    f"v{event.version:<5} {event.type:<22} {'' if summary == '-' else summary}"
+                    f"{event.position:>8}  {_when(event.occurred_at.seconds):<20}  {event.product_id:<10} "
+                    f"v{event.version:<6} {event.type:<22} {summary}"
                 ).rstrip()
             click.echo(line)
             sys.stdout.flush()
