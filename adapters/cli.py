@@ -20,6 +20,10 @@ from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
 LAZY: dict[str, tuple[str, str]] = {
     "serve": ("adapters.grpc.cli:serve", "Serve the node over gRPC (embedded SQLite ./iit.db by default)."),
     "events": ("adapters.grpc.cli:events", "Tail the event log of a running node, human-readable or JSON."),
+    "activity": (
+        "adapters.grpc.cli:activity",
+        "A holder's activity (mints, redemptions, transfers), page by page.",
+    ),
     "simulate": ("adapters.simulate.cli:simulate", "Backtest a product on a price path (GBM or CSV)."),
     "sample-data": (
         "adapters.simulate.sample_data:sample_data",

@@ -20,6 +20,7 @@ from attrs import define, field, frozen
 from adapters.clock import SimulatedClock, SystemClock
 from adapters.grpc.errors import TooManyFollowers, WallClockTick
 from adapters.grpc.metrics import Metrics
+from adapters.store.activity import ActivityModel
 from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
 from adapters.store.node import Loaded, Node, Outcome
@@ -65,6 +66,7 @@ class NodeApp:
     clock_mode: ClockMode
     metrics: Metrics | None = None
     max_followers: int = 16
+    _activity: ActivityModel | None = None
     _lock: threading.RLock = field(factory=threading.RLock)
     _commits: threading.Condition = field(factory=threading.Condition)
     _committed: int = 0
@@ -180,6 +182,15 @@ class NodeApp:
 
     def product_ids(self) -> tuple[str, ...]:
         return self.node.product_ids()
+
+    @property
+    def activity(self) -> ActivityModel:
+        """The holders' activity read model, caught up with the log."""
+        with self._lock:
+            if self._activity is None:
+                self._activity = ActivityModel(self.node)
+        self._activity.catch_up()
+        return self._activity
 
     def accrued(self, product_id: str) -> tuple[Loaded, ProductState, int]:
         """The product as stored, and as accrued to the node's clock (nothing written):

@@ -27,11 +27,13 @@ from adapters.grpc.stubs import (
     token_pb2,
     token_pb2_grpc,
 )
+from adapters.store.activity import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import nav_wad
-from domain.errors import InvalidArgument
+from domain.errors import InvalidArgument, ProductNotFound
 from domain.model import ProductState
+from domain.validation import check_holder_id
 
 
 def _product(servicer: Base, product_id: str) -> common_pb2.Product:
@@ -258,6 +260,43 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
         out, fee, nav = _redemption(draft.events, draft.state)
         return token_pb2.QuoteRedeemResponse(
             collateral_out=str(out), fee=str(fee), nav_per_token=str(nav), as_of=wire.timestamp(now)
+        )
+
+    @unary(ADMIN_OR_HOLDER)
+    def ListActivity(  # noqa: N802
+        self, request: token_pb2.ListActivityRequest, caller: Caller
+    ) -> token_pb2.ListActivityResponse:
+        caller.require_holder(request.holder_id, "ListActivity")
+        check_holder_id(request.holder_id)
+        if request.product_id and request.product_id not in self.deps.app.product_ids():
+            raise ProductNotFound(f"no product {request.product_id!r}")
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(
+                f"page_size must be 0 (the default, {DEFAULT_PAGE_SIZE}) to {MAX_PAGE_SIZE}"
+            )
+        after = wire.page_position(request.page_token)
+        entries, more = self.deps.app.activity.page(
+            request.holder_id, request.product_id, after, size, request.newest_first
+        )
+        return token_pb2.ListActivityResponse(
+            entries=[
+                token_pb2.ActivityEntry(
+                    position=e.position,
+                    product_id=e.product_id,
+                    holder_id=e.holder_id,
+                    at=wire.timestamp(e.at),
+                    kind=e.kind,
+                    tokens=str(e.tokens),
+                    collateral=str(e.collateral),
+                    fee=str(e.fee),
+                    nav_per_token=str(e.nav_per_token_wad),
+                    counterparty=e.counterparty,
+                    request_id=e.request_id,
+                )
+                for e in entries
+            ],
+            next_page_token="" if more is None else wire.page_token(more),
         )
 
     @unary(ADMIN_OR_HOLDER)

@@ -6,6 +6,7 @@ everything before a command reaches the node, so a rejected request writes nothi
 
 from __future__ import annotations
 
+import base64
 import re
 
 import attrs
@@ -187,3 +188,27 @@ def position(state: ProductState, holder_id: str) -> common_pb2.Position:
     return common_pb2.Position(
         holder_id=holder_id, tokens=str(tokens), value=str(position_value(state, tokens))
     )
+
+
+_PAGE_TOKEN_PREFIX = "p1:"  # noqa: S105 - a format tag, not a secret
+
+
+def page_token(position: int) -> str:
+    """An opaque page token: where the next page continues (a store position)."""
+    return base64.urlsafe_b64encode(f"{_PAGE_TOKEN_PREFIX}{position}".encode()).decode().rstrip("=")
+
+
+def page_position(token: str) -> int:
+    """The store position a ``page_token`` continues after (0 for "", the first page)."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    digits = text.removeprefix(_PAGE_TOKEN_PREFIX)
+    if not text.startswith(_PAGE_TOKEN_PREFIX) or not digits.isdigit() or len(digits) > 19:
+        raise InvalidArgument(
+            f"page_token {token[:40]!r} is not one this node gave: pass next_page_token as is"
+        )
+    return int(digits)

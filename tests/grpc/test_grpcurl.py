@@ -88,6 +88,7 @@ def test_grpcurl_drives_every_rpc_of_the_contract(ready):
         ("alice", "TokenService/GetProduct", {"product_id": "P"}, "nav_per_token"),
         ("alice", "TokenService/GetBalance", {"product_id": "P", "holder_id": "alice"}, "tokens"),
         ("r1", "TokenService/QuoteMint", {"product_id": "P", "collateral_amount": str(USDC)}, "tokens_out"),
+        ("alice", "TokenService/ListActivity", {"holder_id": "alice"}, '"kind": "mint"'),
         ("r1", "TokenService/QuoteRedeem", {"product_id": "P", "token_amount": str(WAD)}, "collateral_out"),
         ("admin", "AdminService/Pause", {"product_id": "P", "request_id": "pause-1"}, "{"),
         ("admin", "AdminService/Resume", {"product_id": "P", "request_id": "resume-1"}, "{"),

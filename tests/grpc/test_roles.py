@@ -136,6 +136,10 @@ RPCS: dict[str, tuple[Call, set[str]]] = {
         ),
         {"admin", "r1", "alice"},
     ),
+    "ListActivity": (
+        lambda c: c.token.ListActivity(token_pb2.ListActivityRequest(holder_id="alice"), metadata=c.md),
+        {"admin", "alice"},
+    ),
     "GetBalance": (
         lambda c: c.token.GetBalance(
             token_pb2.GetBalanceRequest(product_id="P", holder_id="alice"), metadata=c.md
