@@ -170,6 +170,18 @@ class NodeApp:
         for result in results:
             if result.outcome is not None:
                 self._after(result.product_id, result.outcome)
+        if self.metrics is not None:
+            self.metrics.observe_keeper(
+                (
+                    r.product_id,
+                    str(trades[0].reason) if (trades := events_of(r.outcome, ev.Rebalanced)) else None,
+                    bool(events_of(r.outcome, ev.Settled)),
+                    False,
+                )
+                if r.outcome is not None
+                else (r.product_id, None, False, True)
+                for r in results
+            )
         return moment, results
 
     # Reads -------------------------------------------------------------------------------

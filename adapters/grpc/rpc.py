@@ -50,7 +50,14 @@ class Base:
         self.deps = deps
 
 
-def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | None, started: float) -> None:
+def _finish(
+    deps: Deps,
+    method: str,
+    caller: Caller | None,
+    error: Exception | None,
+    started: float,
+    grpc_type: str = "unary",
+) -> None:
     seconds = time.perf_counter() - started
     if error is None:
         code, reason = "OK", None
@@ -59,7 +66,7 @@ def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | N
         code = status.name if status is not None else "INTERNAL"
         reason = type(error).__name__
     if deps.metrics is not None:
-        deps.metrics.observe_rpc(method, code, reason, seconds)
+        deps.metrics.observe_rpc(method, code, reason, seconds, grpc_type)
     fields: dict[str, Any] = {"method": method, "code": code, "ms": round(seconds * 1000, 2)}
     if caller is not None:
         fields["caller"] = caller.name
@@ -116,6 +123,8 @@ def unary(
         @functools.wraps(handler)
         def call(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
             started = time.perf_counter()
+            if self.deps.metrics is not None:
+                self.deps.metrics.observe_start(method, "unary")
             caller: Caller | None = None
             try:
                 caller = self.deps.auth.context_caller(context)
@@ -150,16 +159,18 @@ def streaming(
         @functools.wraps(handler)
         def call(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
             started = time.perf_counter()
+            if self.deps.metrics is not None:
+                self.deps.metrics.observe_start(method, "server_stream")
             caller: Caller | None = None
             try:
                 caller = self.deps.auth.context_caller(context)
                 caller.require_role(roles, method)
                 yield from handler(self, request, caller, context)
             except Exception as error:
-                _finish(self.deps, method, caller, error, started)
+                _finish(self.deps, method, caller, error, started, "server_stream")
                 _abort(context, error)
                 raise
-            _finish(self.deps, method, caller, None, started)
+            _finish(self.deps, method, caller, None, started, "server_stream")
 
         return call
 

@@ -177,6 +177,8 @@ def start_node(config: NodeConfig) -> RunningNode:
         host, wanted = split_address(config.metrics_listen)
         metrics_server = metrics.serve(host, wanted)
         metrics_port = metrics_server.server_port
+    writer = app.service.writer
+    metrics.watch(app.now, lambda: (writer.batches, writer.requests))
     for product_id in app.product_ids():
         metrics.observe_state(app.load(product_id).state)
     server.start()
