@@ -130,6 +130,7 @@ class RunningNode:
     metrics_port: int | None
     _stopping: threading.Event
     _keeper: threading.Thread | None
+    _read_models: threading.Thread | None = None
 
     def stop(self, grace_s: float = 1.0) -> None:
         self._stopping.set()
@@ -137,6 +138,8 @@ class RunningNode:
         self.server.stop(grace_s).wait()
         if self._keeper is not None:
             self._keeper.join(timeout=5)
+        if self._read_models is not None:
+            self._read_models.join(timeout=30)
         self.app.service.close()  # the writer finishes what it took, then stops
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
@@ -165,6 +168,21 @@ def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> 
                     at=moment,
                     events=len(result.outcome.events),
                 )
+
+
+READ_MODEL_INTERVAL_S = 1.0
+
+
+def _read_model_loop(app: NodeApp, stopping: threading.Event) -> None:
+    """Keep the activity read model close behind the log (a node started on a long log
+    builds it here, not in the first ListActivity), also after other nodes' commits."""
+    while True:
+        try:
+            app.activity  # noqa: B018 - reading it catches it up
+        except Exception:  # a store hiccup: the next round (or the next ListActivity) retries
+            logging.getLogger("iit").exception("activity read model: catching up failed")
+        if stopping.wait(READ_MODEL_INTERVAL_S):
+            return
 
 
 def start_node(config: NodeConfig) -> RunningNode:
@@ -212,7 +230,13 @@ def start_node(config: NodeConfig) -> RunningNode:
         else "off",
         products=len(app.product_ids()),
     )
-    return RunningNode(server, port, app, health_servicer, metrics_server, metrics_port, stopping, keeper)
+    read_models = threading.Thread(
+        target=_read_model_loop, args=(app, stopping), name="iit-read-models", daemon=True
+    )
+    read_models.start()
+    return RunningNode(
+        server, port, app, health_servicer, metrics_server, metrics_port, stopping, keeper, read_models
+    )
 
 
 def serve(config: NodeConfig) -> None:

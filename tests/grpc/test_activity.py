@@ -101,3 +101,17 @@ def test_iit_activity_prints_every_page(ready: Harness) -> None:
     )
     assert refused.exit_code == 2
     assert "PERMISSION_DENIED" in refused.output
+
+
+def test_a_serving_node_keeps_the_model_behind_the_log_without_being_asked(ready: Harness) -> None:
+    import time  # noqa: PLC0415
+
+    ready.mint("alice", 100 * USDC, "m0")
+    store_max = ready.stored_count()
+    model = ready.running.app._activity
+    deadline = time.monotonic() + 60  # generous: the follower runs every second
+    while (model is None or model.position()[0] < store_max) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        model = ready.running.app._activity
+    assert model is not None
+    assert model.position()[0] == store_max
