@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from adapters.cli import main
 from adapters.grpc import logs
-from tests.grpc.conftest import TOKENS, USDC, Harness
+from adapters.grpc.stubs import token_pb2
+from tests.grpc.conftest import TOKENS, USDC, WAD, Harness
 
 IIT = str(Path(sys.prefix) / "bin" / "iit")
 HEAVY = ("grpc", "numpy", "matplotlib", "eventsourcing", "google.protobuf", "psycopg", "tqdm")
@@ -48,6 +49,17 @@ def test_version() -> None:
 
 def test_events_are_readable_with_a_header_the_holder_and_exact_amounts(ready: Harness) -> None:
     ready.mint("alice", 1 * USDC, "m1")  # fee: 10 bps of 1 USDC = 0.001
+    ready.alice.token.Transfer(
+        token_pb2.TransferRequest(
+            product_id="P",
+            from_holder_id="alice",
+            to_holder_id="bob",
+            token_amount=str(WAD // 4),
+            request_id="t1",
+        ),
+        metadata=ready.alice.md,
+    )
+    ready.advance(3600)  # the keeper accrues an hour of fee
     result = CliRunner().invoke(main, ["events", "--address", ready.address, "--token", TOKENS["admin"]])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -58,8 +70,10 @@ def test_events_are_readable_with_a_header_the_holder_and_exact_amounts(ready: H
     minted = next(line for line in lines if "Minted" in line)
     assert "alice minted" in minted
     assert "for 1, fee 0.001," in minted
+    assert "alice -> bob: 0.25 tokens" in text
     accrued = [line for line in lines if " Accrued " in line]
-    assert all("streaming fee" in line for line in accrued)
+    assert accrued
+    assert all("accrued 3600 s: funding 0 paid, streaming fee 0." in line for line in accrued), accrued
 
 
 def test_log_formats(tmp_path: Path) -> None:
