@@ -146,6 +146,40 @@ def audit(store: str, product_id: str | None, progress_every: int, processes: in
         raise SystemExit(EXIT_VIOLATION)
 
 
+@main.command(
+    "rebuild-read-models",
+    help="Rebuild the store's durable read models (the holders' activity behind ListActivity) "
+    "from the first event. Safe while nodes serve: they answer from the model as it is rebuilt. "
+    "Exit 2 if the store cannot be read.",
+)
+@click.option(
+    "--store",
+    default=lambda: os.environ.get("IIT_STORE", DEFAULT_STORE_URL),
+    show_default=f"$IIT_STORE or {DEFAULT_STORE_URL}",
+    help="sqlite:///path.db or postgresql://user@host:port/dbname",
+)
+def rebuild_read_models(store: str) -> None:
+    from adapters.store.activity import ActivityModel  # noqa: PLC0415 - keeps `iit --help` light
+    from adapters.store.node import Node  # noqa: PLC0415
+
+    if store.startswith("sqlite:///") and not os.path.exists(store.removeprefix("sqlite:///")):
+        click.echo(f"rebuild-read-models: no store at {store}", err=True)
+        raise SystemExit(EXIT_COULD_NOT_RUN)
+    try:
+        node = Node.open(store)
+        try:
+            position = ActivityModel(node).rebuild()
+        finally:
+            node.close()
+    except StoreUrlError as error:
+        click.echo(f"rebuild-read-models: {error}", err=True)
+        raise SystemExit(EXIT_COULD_NOT_RUN) from error
+    except Exception as error:  # the store could not be read or written
+        click.echo(f"rebuild-read-models: {store}: {type(error).__name__}: {error}", err=True)
+        raise SystemExit(EXIT_COULD_NOT_RUN) from error
+    click.echo(f"activity: rebuilt from the log, up to position {position}")
+
+
 def _report_progress(read: int, total: int) -> None:
     percent = 100 * read // total if total else 100
     click.echo(f"audit: {read:,} of {total:,} records read ({percent}%)…", err=True)

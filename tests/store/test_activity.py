@@ -89,3 +89,24 @@ def test_pages_in_both_orders(store_url):
     assert after is not None
     older, _ = model.page("alice", "A", after, 2, newest_first=True)
     assert [e.request_id for e in older] == ["m4", "m3"]
+
+
+def test_iit_rebuild_read_models_rebuilds_on_demand(store_url):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from adapters.cli import main  # noqa: PLC0415
+
+    service = two_products(store_url)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
+    model = ActivityModel(service.node)
+    model.catch_up()
+    rows = _everything(model, "alice")
+    with model.sql.transaction() as c:  # a damaged model: its rows gone, its position kept
+        c.execute(model.sql.clear)
+    assert _everything(model, "alice") == []
+    result = CliRunner().invoke(main, ["rebuild-read-models", "--store", store_url])
+    assert result.exit_code == 0, result.output
+    assert f"up to position {service.node.recorder.max_notification_id()}" in result.output
+    assert _everything(model, "alice") == rows
+    missing = CliRunner().invoke(main, ["rebuild-read-models", "--store", "sqlite:////nonexistent/x.db"])
+    assert missing.exit_code == 2
