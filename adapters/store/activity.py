@@ -6,8 +6,10 @@ per holder it touched (a transfer: one out, one in), keyed by the event's store 
 and the holder. The model follows the notification log from its own position, kept in
 the same database: every page of the log is applied in ONE transaction with the new
 position, so a crash leaves the model as of a whole page, and a restarted node resumes
-where it stopped. Applying a page twice (two node processes on one PostgreSQL store
-catching up at once) inserts nothing twice and never moves the position back.
+where it stopped. The position moves by compare and set, from the position the page was
+read after: two processes catching up at once (nodes on one PostgreSQL store, or a
+node and ``iit rebuild-read-models``) insert nothing twice, and neither moves the
+position back nor past rows that were not applied.
 
 It is rebuilt from the first event on demand (``rebuild``), and on its own when its
 row format (``MODEL_VERSION``) changed or the store is younger than the model (a store
@@ -144,8 +146,8 @@ class _Sql:
             f"INSERT INTO {entries} ({_COLUMNS}) VALUES ({', '.join([p] * 11)}) "  # noqa: S608
             "ON CONFLICT (position, holder_id) DO NOTHING"
         )
-        # Never back: another process may have applied further meanwhile.
-        self.advance = f"UPDATE {cursor} SET position = {p} WHERE model = {p} AND position < {p}"  # noqa: S608
+        # Compare and set: only from the position the page was read after.
+        self.advance = f"UPDATE {cursor} SET position = {p} WHERE model = {p} AND position = {p}"  # noqa: S608
         self.select = f"SELECT {_COLUMNS} FROM {entries} WHERE holder_id = {p}"  # noqa: S608
         self.p = p
 
@@ -209,11 +211,15 @@ class ActivityModel:
                 if isinstance(record, StoredProductEvent) and record.type in _KINDS:
                     event = decode_event(record.type, record.schema, record.payload)
                     rows.extend(entries_of(notification.id, record, event))
-            position = page[-1].id
-            self._store(rows, position)
+            if self._store(rows, position, page[-1].id):
+                position = page[-1].id
+            else:  # another process moved the position (a follower, or a rebuild): resume from it
+                position, _ = self.position()
 
-    def _store(self, rows: Sequence[Entry], position: int) -> None:
-        """One page's rows and the new position, in one transaction."""
+    def _store(self, rows: Sequence[Entry], previous: int, position: int) -> bool:
+        """One page's rows and the new position, in one transaction, if the model is still
+        at ``previous`` (compare and set: a follower that raced another, or a rebuild,
+        never moves the position past rows it did not apply); False if it was not."""
         with self.sql.transaction() as c:
             for r in rows:
                 c.execute(
@@ -221,7 +227,11 @@ class ActivityModel:
                     (r.position, r.product_id, r.holder_id, r.at, r.kind, str(r.tokens), str(r.collateral),
                      str(r.fee), str(r.nav_per_token_wad), r.counterparty, r.request_id),
                 )  # fmt: skip
-            c.execute(self.sql.advance, (position, MODEL, position))
+            c.execute(self.sql.advance, (position, MODEL, previous))
+            # (The library's SQLite cursor has no rowcount.) At ``position`` now: this page
+            # moved it, or a twin of this follower applied the very same page.
+            c.execute(self.sql.read_position, (MODEL,))
+            return int(_values(c.fetchone())[0]) == position
 
     def page(
         self, holder_id: str, product_id: str, after: int, size: int, newest_first: bool = False

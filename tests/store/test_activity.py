@@ -59,15 +59,35 @@ def test_activity_follows_the_log_resumes_and_rebuilds_identically(store_url):
         reopened.close()
 
 
-def test_applying_the_same_page_twice_changes_nothing_and_never_moves_back(store_url):
+def test_a_page_applied_twice_or_late_changes_nothing_and_never_moves_the_position(store_url):
     service = two_products(store_url)
     service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     model = ActivityModel(service.node)
     top = model.catch_up()
     rows = _everything(model, "alice")
-    model._store(rows, 1)  # a slower process applying an old page after this one
+    # A slower process applying a page it read after position 0, once this one is done.
+    assert not model._store(rows, 0, 1)
     assert model.position()[0] == top
     assert _everything(model, "alice") == rows
+
+
+def test_a_follower_that_raced_a_rebuild_resumes_from_the_reset_position(store_url):
+    service = two_products(store_url)
+    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
+    service.command("A", cmd.Mint("bob", 1_000 * USDC, 0), "m2")
+    model = ActivityModel(service.node)
+    top = model.catch_up()
+    everyone = {h: _everything(model, h) for h in ("alice", "bob")}
+    # Another process starts a rebuild: rows gone, position 0 ...
+    other = ActivityModel(service.node)
+    with other.sql.transaction() as c:
+        c.execute(other.sql.clear)
+        c.execute(other.sql.reset, (1, "activity"))
+    # ... while this follower, which read position ``top``, tries to store a page past it.
+    assert not model._store([], top, top + 5)
+    assert model.position()[0] == 0  # not moved past rows nobody applied
+    assert model.catch_up() == top
+    assert {h: _everything(model, h) for h in ("alice", "bob")} == everyone
 
 
 def test_pages_in_both_orders(store_url):
