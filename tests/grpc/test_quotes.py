@@ -165,3 +165,18 @@ def test_get_product_is_accrued_to_now_and_writes_nothing(ready: Harness) -> Non
         accrued.leverage,
     )
     assert int(accrued.supply) - int(first.supply) < WAD * 10_000  # sanity: a fee, not a mint
+
+
+def test_a_redemption_quote_after_settlement_is_the_pro_rata_payout(ready: Harness) -> None:
+    ready.mint("alice", 1_000 * USDC, "m1")
+    ready.admin.admin.Settle(admin_pb2.SettleRequest(product_id="P", request_id="s"), metadata=ready.admin.md)
+    tokens = balance(ready, "alice") // 3
+    quote = quote_redeem(ready, tokens)
+    done = redeem(ready, "alice", tokens, "r1")
+    assert (quote.collateral_out, quote.fee, quote.nav_per_token) == (
+        done.collateral_out,
+        "0",
+        done.nav_per_token,
+    )
+    assert int(quote.collateral_out) > 0
+    rejected(lambda: quote_mint(ready, USDC), grpc.StatusCode.FAILED_PRECONDITION, "ProductSettled")
