@@ -141,6 +141,7 @@ class RunningNode:
         if self._read_models is not None:
             self._read_models.join(timeout=30)
         self.app.service.close()  # the writer finishes what it took, then stops
+        self.app.node.close()  # and the store's connections go (PostgreSQL counts them)
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()

@@ -4,12 +4,36 @@ to the same rows, pages, and never applies a page twice."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from adapters.store.activity import ActivityModel
 from adapters.store.node import Node
+from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain.fixedpoint import WAD
 from tests.store.test_service import two_products
 from tests.support import USDC
+
+
+@pytest.fixture(autouse=True)
+def _close_services() -> Iterator[None]:
+    """Each test's node gives its store connections back (PostgreSQL's are few)."""
+    opened.clear()
+    yield
+    for service in opened:
+        service.close()
+        service.node.close()
+
+
+opened: list[NodeService] = []
+
+
+def _products(store_url: str) -> NodeService:
+    service = two_products(store_url)
+    opened.append(service)
+    return service
 
 
 def _everything(model: ActivityModel, holder: str, product: str = "") -> list:
@@ -19,7 +43,7 @@ def _everything(model: ActivityModel, holder: str, product: str = "") -> list:
 
 
 def test_activity_follows_the_log_resumes_and_rebuilds_identically(store_url):
-    service = two_products(store_url)
+    service = _products(store_url)
     service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     service.command("B", cmd.Mint("alice", 500 * USDC, 0), "m2")
     service.command("A", cmd.Transfer("alice", "bob", 100 * WAD), "t1")
@@ -60,7 +84,7 @@ def test_activity_follows_the_log_resumes_and_rebuilds_identically(store_url):
 
 
 def test_a_page_applied_twice_or_late_changes_nothing_and_never_moves_the_position(store_url):
-    service = two_products(store_url)
+    service = _products(store_url)
     service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     model = ActivityModel(service.node)
     top = model.catch_up()
@@ -72,7 +96,7 @@ def test_a_page_applied_twice_or_late_changes_nothing_and_never_moves_the_positi
 
 
 def test_a_follower_that_raced_a_rebuild_resumes_from_the_reset_position(store_url):
-    service = two_products(store_url)
+    service = _products(store_url)
     service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     service.command("A", cmd.Mint("bob", 1_000 * USDC, 0), "m2")
     model = ActivityModel(service.node)
@@ -91,7 +115,7 @@ def test_a_follower_that_raced_a_rebuild_resumes_from_the_reset_position(store_u
 
 
 def test_pages_in_both_orders(store_url):
-    service = two_products(store_url)
+    service = _products(store_url)
     for i in range(7):
         service.command("A", cmd.Mint("alice", (10 + i) * USDC, 0), f"m{i}")
     model = ActivityModel(service.node)
@@ -116,7 +140,7 @@ def test_iit_rebuild_read_models_rebuilds_on_demand(store_url):
 
     from adapters.cli import main  # noqa: PLC0415
 
-    service = two_products(store_url)
+    service = _products(store_url)
     service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     model = ActivityModel(service.node)
     model.catch_up()
