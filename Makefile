@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py domain/oracle.py domain/params.py invariants/proofs.py
 
-.PHONY: setup proto run demo test lint typecheck crosshair crosshair-canaries check deep bench
+.PHONY: setup proto proto-check node run demo test lint typecheck crosshair crosshair-canaries check deep bench
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv \
@@ -20,13 +20,23 @@ proto:
 	@$(UV) sync --frozen --quiet
 	$(RUN) python scripts/gen_proto.py
 
+# Node.js tools from npm (package-lock.json): buf, and @grpc/grpc-js + tsc for the
+# TypeScript example. The tests use them; `make test` installs them first.
+node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# buf lint, and buf breaking against main's previous contract (scripts/proto_check.sh).
+proto-check: node
+	scripts/proto_check.sh
+
 run: setup
 	$(RUN) iit serve
 
 demo: setup
 	$(RUN) iit demo
 
-test: setup
+test: setup node
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest
 
 lint: setup
@@ -34,7 +44,7 @@ lint: setup
 	$(RUN) ruff format --check .
 
 typecheck: setup
-	$(RUN) mypy --strict domain invariants adapters scripts benchmarks
+	$(RUN) mypy --strict domain invariants adapters scripts benchmarks examples
 
 crosshair: setup
 	$(RUN) python scripts/crosshair_check.py $(CROSSHAIR_TARGETS)

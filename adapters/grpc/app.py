@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Literal, TypeVar
 
+import attrs
 from attrs import define, field, frozen
 
 from adapters.clock import SimulatedClock, SystemClock
@@ -21,6 +22,7 @@ from adapters.grpc.errors import TooManyStreams, WallClockTick
 from adapters.grpc.metrics import Metrics
 from adapters.rejections import REJECTIONS, Rejection
 from adapters.store import price_reports
+from adapters.store.activity import ActivityModel
 from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
 from adapters.store.codec import command_fingerprint
@@ -29,8 +31,10 @@ from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import next_keeper_due
-from domain.errors import InvalidArgument, InvalidPriceReport, ProductNotFound
+from domain.decide import decide_and_apply
+from domain.draft import Draft, accrue, next_keeper_due
+from domain.errors import InsufficientBalance, InvalidArgument, InvalidPriceReport, ProductNotFound
+from domain.model import LOCKED_HOLDER, ProductState
 from domain.validation import check_client_request_id, check_reporter_id, shown
 
 ClockMode = Literal["wall", "simulated"]
@@ -60,6 +64,7 @@ class NodeApp:
     clock_mode: ClockMode
     metrics: Metrics | None = None
     max_streams: int = 16
+    _activity: ActivityModel | None = None
     _lock: threading.RLock = field(factory=threading.RLock)
     _commits: threading.Condition = field(factory=threading.Condition)
     _committed: int = 0
@@ -205,7 +210,6 @@ class NodeApp:
                     PriceResult(pid, None, price_reports.rejection_of(row["error"], row["message"]))
                 )
         return results
-        return results
 
     def next_due(self, after: int) -> int | None:
         """The earliest moment after ``after`` at which a product has keeper work due (a TWAP
@@ -256,6 +260,18 @@ class NodeApp:
         for result in results:
             if result.outcome is not None:
                 self._after(result.product_id, result.outcome)
+        if self.metrics is not None:
+            self.metrics.observe_keeper(
+                (
+                    r.product_id,
+                    str(trades[0].reason) if (trades := events_of(r.outcome, ev.Rebalanced)) else None,
+                    bool(events_of(r.outcome, ev.Settled)),
+                    False,
+                )
+                if r.outcome is not None
+                else (r.product_id, None, False, True)
+                for r in results
+            )
         return results
 
     # Reads -------------------------------------------------------------------------------
@@ -268,6 +284,43 @@ class NodeApp:
 
     def product_ids(self) -> tuple[str, ...]:
         return self.node.product_ids()
+
+    @property
+    def activity(self) -> ActivityModel:
+        """The holders' activity read model, caught up with the log."""
+        with self._lock:
+            if self._activity is None:
+                self._activity = ActivityModel(self.node)
+        self._activity.catch_up()
+        return self._activity
+
+    def accrued(self, product_id: str) -> tuple[Loaded, ProductState, int]:
+        """The product as stored, and as accrued to the node's clock (nothing written):
+        what GetProduct shows."""
+        loaded = self.load(product_id)
+        now = self.now()
+        draft = Draft(loaded.state)
+        accrue(draft, now)
+        return loaded, draft.state, now
+
+    def quote(self, product_id: str, command: cmd.Mint | cmd.Redeem) -> tuple[Draft, int]:
+        """What ``command`` would do now: the very decision the writer would make on the
+        product as stored, at the node's clock, with nothing stored (ERC-4626's previews).
+
+        A redemption quote holds for an anonymous holder credited with the tokens quoted
+        (the payout does not depend on whose tokens they are); more than circulate is
+        ``InsufficientBalance``."""
+        state = self.load(product_id).state
+        now = self.now()
+        if isinstance(command, cmd.Redeem):
+            circulating = state.vault.supply - state.balance_of(LOCKED_HOLDER)
+            if command.token_amount > circulating:
+                raise InsufficientBalance(
+                    f"{circulating} tokens of {product_id} circulate; a redemption of "
+                    f"{command.token_amount} cannot be quoted"
+                )
+            state = attrs.evolve(state, balances={**state.balances, command.holder_id: command.token_amount})
+        return decide_and_apply(state, command, now), now
 
     def read_page(self, after: int, limit: int) -> list[tuple[int, object]]:
         """Stored records with a store position after ``after``: (position, record)."""

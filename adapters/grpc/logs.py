@@ -1,5 +1,7 @@
-"""Structured logs: one JSON object per line on stderr, with the fields a log pipeline
-filters on (``method``, ``code``, ``caller``, ``ms``, …) beside the message."""
+"""Structured logs on stderr, with the fields a log pipeline filters on (``method``,
+``code``, ``caller``, ``ms``, …) beside the message: one JSON object per line (``json``,
+the default when stderr is not a terminal) or one readable line per record
+(``console``, the default on a terminal): time, level, message, then ``key=value``."""
 
 from __future__ import annotations
 
@@ -26,10 +28,39 @@ class JsonLines(logging.Formatter):
         return json.dumps(data, default=str)
 
 
-def configure(level: str = "info") -> None:
-    """Send the ``iit`` logger's records to stderr as JSON lines (idempotent)."""
+class Console(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
+        fields = " ".join(
+            f"{key}={_console_value(value)}" for key, value in getattr(record, "fields", {}).items()
+        )
+        text = f"{when} {record.levelname:<7} {record.getMessage()}" + (f"  {fields}" if fields else "")
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _console_value(value: Any) -> str:  # noqa: ANN401 - any JSON-ready value
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return json.dumps(text) if (not text or " " in text or "=" in text) else text
+
+
+LOG_FORMATS = ("json", "console")
+
+
+def default_format() -> str:
+    """``console`` when stderr is a terminal (a person reads it), else ``json``."""
+    return "console" if sys.stderr.isatty() else "json"
+
+
+def configure(level: str = "info", log_format: str | None = None) -> None:
+    """Send the ``iit`` logger's records to stderr, as JSON lines or console lines
+    (``log_format``; default per ``default_format``); idempotent."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines())
+    chosen = log_format or default_format()
+    if chosen not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {chosen!r}")
+    handler.setFormatter(JsonLines() if chosen == "json" else Console())
     LOGGER.handlers[:] = [handler]
     LOGGER.setLevel(level.upper())
     LOGGER.propagate = False

@@ -14,6 +14,9 @@ from attrs import frozen
 from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from adapters.grpc import wire
 from adapters.grpc.app import NodeApp
@@ -52,7 +55,14 @@ class Base:
         self.deps = deps
 
 
-def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | None, started: float) -> None:
+def _finish(
+    deps: Deps,
+    method: str,
+    caller: Caller | None,
+    error: Exception | None,
+    started: float,
+    grpc_type: str = "unary",
+) -> None:
     seconds = time.perf_counter() - started
     if error is None:
         code, reason = "OK", None
@@ -61,7 +71,7 @@ def _finish(deps: Deps, method: str, caller: Caller | None, error: Exception | N
         code = status.name if status is not None else "INTERNAL"
         reason = type(error).__name__
     if deps.metrics is not None:
-        deps.metrics.observe_rpc(method, code, reason, seconds)
+        deps.metrics.observe_rpc(method, code, reason, seconds, grpc_type)
     fields: dict[str, Any] = {"method": method, "code": code, "ms": round(seconds * 1000, 2)}
     if caller is not None:
         fields["caller"] = caller.name
@@ -85,15 +95,39 @@ def cut(text: str, limit: int = MESSAGE_MAX) -> str:
     return f"{text[:limit]}... ({len(text)} characters in all)"
 
 
+# ErrorInfo.domain of every rejection (AIP-193: the logical grouping of the reasons).
+ERROR_DOMAIN = "iit.v1"
+
+
+@frozen
+class _RichStatus(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def rich_status(error: Exception, code: grpc.StatusCode) -> grpc.Status:
+    """The standard rich status of a rejection (``google.rpc.Status`` in the trailer
+    ``grpc-status-details-bin``, as ``grpcio-status`` reads it) carrying one
+    ``google.rpc.ErrorInfo`` whose ``reason`` is the error's name; the name also rides in
+    ``iit-error``, the metadata earlier clients branch on (kept for one more release)."""
+    name = type(error).__name__
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=name, domain=ERROR_DOMAIN))
+    status = status_pb2.Status(code=code.value[0], message=cut(message_of(error)), details=[info])
+    standard = rpc_status.to_status(status)
+    return _RichStatus(
+        standard.code, standard.details, (*standard.trailing_metadata, (ERROR_METADATA_KEY, name))
+    )
+
+
 def _abort(context: grpc.ServicerContext, error: Exception) -> None:
-    """End the call with the error's status and message; the error's name also goes in
-    the trailing metadata ``iit-error``, for clients that branch on it."""
+    """End the call with the error's status, message and rich status details."""
     status = status_of(error)
     if status is None:
         logging.getLogger("iit").exception("unexpected error", exc_info=error)
         context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
-    context.set_trailing_metadata(((ERROR_METADATA_KEY, type(error).__name__),))
-    context.abort(status, cut(message_of(error)))
+    context.abort_with_status(rich_status(error, status))
 
 
 @frozen
@@ -164,6 +198,8 @@ def unary(
         @functools.wraps(handler)
         def call(self: S, request: Req, context: grpc.ServicerContext) -> Resp:
             started = time.perf_counter()
+            if self.deps.metrics is not None:
+                self.deps.metrics.observe_start(method, "unary")
             caller: Caller | None = None
             try:
                 caller = self.deps.auth.context_caller(context)
@@ -199,6 +235,8 @@ def streaming(
         @functools.wraps(handler)
         def call(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[Resp]:
             started = time.perf_counter()
+            if self.deps.metrics is not None:
+                self.deps.metrics.observe_start(method, "server_stream")
             caller: Caller | None = None
             try:
                 caller = self.deps.auth.context_caller(context)
@@ -206,10 +244,10 @@ def streaming(
                 _check(request)
                 yield from handler(self, request, caller, context)
             except Exception as error:
-                _finish(self.deps, method, caller, error, started)
+                _finish(self.deps, method, caller, error, started, "server_stream")
                 _abort(context, error)
                 raise
-            _finish(self.deps, method, caller, None, started)
+            _finish(self.deps, method, caller, None, started, "server_stream")
 
         return call
 

@@ -18,8 +18,8 @@ from wsgiref.simple_server import WSGIServer
 import grpc
 from attrs import define, field, frozen
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
+from adapters.grpc import reflection
 from adapters.grpc.app import ClockMode, NodeApp
 from adapters.grpc.audit import AuditServicer
 from adapters.grpc.auth import Authenticator
@@ -140,9 +140,7 @@ def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     credentials = tls.credentials() if tls else None
     refused = f"--listen {address}: cannot listen (port in use, or address not available)"
     try:
@@ -182,6 +180,7 @@ class RunningNode:
     metrics_port: int | None
     _stopping: threading.Event
     _keeper: threading.Thread | None
+    _read_models: threading.Thread | None = None
 
     def stop(self, grace_s: float = 1.0) -> None:
         self._stopping.set()
@@ -189,6 +188,8 @@ class RunningNode:
         self.server.stop(grace_s).wait()
         if self._keeper is not None:
             self._keeper.join(timeout=5)
+        if self._read_models is not None:
+            self._read_models.join(timeout=30)
         self.app.service.close()  # the writer finishes what it took, then stops
         self.app.node.close()  # and the store's connections go (PostgreSQL counts them)
         if self.metrics_server is not None:
@@ -248,6 +249,21 @@ def open_app(config: NodeConfig, metrics: Metrics) -> NodeApp:
         ) from error
 
 
+READ_MODEL_INTERVAL_S = 1.0
+
+
+def _read_model_loop(app: NodeApp, stopping: threading.Event) -> None:
+    """Keep the activity read model close behind the log (a node started on a long log
+    builds it here, not in the first ListActivity), also after other nodes' commits."""
+    while True:
+        try:
+            app.activity  # noqa: B018 - reading it catches it up
+        except Exception:  # a store hiccup: the next round (or the next ListActivity) retries
+            logging.getLogger("iit").exception("activity read model: catching up failed")
+        if stopping.wait(READ_MODEL_INTERVAL_S):
+            return
+
+
 def start_node(config: NodeConfig) -> RunningNode:
     """Start a node; every start-up failure is a one-line ``ConfigError`` (or the auth and
     store-URL errors), raised before anything is served."""
@@ -275,6 +291,8 @@ def start_node(config: NodeConfig) -> RunningNode:
         app.service.close()
         app.node.close()
         raise
+    writer = app.service.writer
+    metrics.watch(app.now, lambda: (writer.batches, writer.requests))
     for product_id in app.product_ids():
         metrics.observe_state(app.load(product_id).state)
     server.start()
@@ -308,7 +326,13 @@ def start_node(config: NodeConfig) -> RunningNode:
         else "off",
         products=len(app.product_ids()),
     )
-    return RunningNode(server, port, app, health_servicer, metrics_server, metrics_port, stopping, keeper)
+    read_models = threading.Thread(
+        target=_read_model_loop, args=(app, stopping), name="iit-read-models", daemon=True
+    )
+    read_models.start()
+    return RunningNode(
+        server, port, app, health_servicer, metrics_server, metrics_port, stopping, keeper, read_models
+    )
 
 
 def serve(config: NodeConfig) -> None:

@@ -7,6 +7,8 @@ bindings are checked before anything runs, and every field is parsed strictly
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 
 from adapters.grpc import wire
@@ -27,11 +29,14 @@ from adapters.grpc.stubs import (
     token_pb2,
     token_pb2_grpc,
 )
+from adapters.store.activity import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from adapters.store.node import Outcome
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import nav_wad
-from domain.errors import InvalidArgument
+from domain.errors import InvalidArgument, ProductNotFound
+from domain.model import ProductState
+from domain.validation import check_holder_id
 
 
 def _product(outcome: Outcome) -> common_pb2.Product:
@@ -39,6 +44,19 @@ def _product(outcome: Outcome) -> common_pb2.Product:
     product as stored now: a repeat answers the first reply whatever happened since."""
     assert outcome.state is not None
     return wire.product(outcome.state, outcome.version)
+
+
+# The holder a quote is decided for: any valid id would do (a quote depends on no holder).
+QUOTE_HOLDER = "quote:preview"
+
+
+def _redemption(events: Sequence[ev.Event], state: ProductState) -> tuple[int, int, int]:
+    """(collateral out, fee, NAV per token after) of a redemption's events."""
+    redeemed = [e for e in events if isinstance(e, ev.Redeemed)]
+    if redeemed:
+        return redeemed[0].collateral_out, redeemed[0].fee, redeemed[0].nav_after_wad
+    pro_rata = next(e for e in events if isinstance(e, ev.SettlementRedeemed))
+    return pro_rata.collateral_out, 0, nav_wad(state)
 
 
 class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
@@ -215,12 +233,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
         )
         outcome = self.deps.app.execute(request.product_id, command, request.request_id)
         assert outcome.state is not None
-        redeemed = events_of(outcome, ev.Redeemed)
-        if redeemed:
-            out, fee, nav = redeemed[0].collateral_out, redeemed[0].fee, redeemed[0].nav_after_wad
-        else:
-            pro_rata = events_of(outcome, ev.SettlementRedeemed)[0]
-            out, fee, nav = pro_rata.collateral_out, 0, nav_wad(outcome.state)
+        out, fee, nav = _redemption(outcome.events, outcome.state)
         return token_pb2.RedeemResponse(
             collateral_out=str(out),
             fee=str(fee),
@@ -247,8 +260,70 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
 
     @unary(ANY_ROLE)
     def GetProduct(self, request: token_pb2.GetProductRequest, caller: Caller) -> common_pb2.Product:  # noqa: N802
-        loaded = self.deps.app.load(request.product_id)
-        return wire.product(loaded.state, loaded.version)
+        loaded, accrued, now = self.deps.app.accrued(request.product_id)
+        return wire.product(accrued, loaded.version, as_of=now)
+
+    @unary(ANY_ROLE)
+    def QuoteMint(  # noqa: N802
+        self, request: token_pb2.QuoteMintRequest, caller: Caller
+    ) -> token_pb2.QuoteMintResponse:
+        command = cmd.Mint(QUOTE_HOLDER, wire.amount(request.collateral_amount, "collateral_amount"), 0)
+        draft, now = self.deps.app.quote(request.product_id, command)
+        minted = next(e for e in draft.events if isinstance(e, ev.Minted))
+        return token_pb2.QuoteMintResponse(
+            tokens_out=str(minted.tokens_minted),
+            fee=str(minted.fee),
+            nav_per_token=str(minted.nav_after_wad),
+            as_of=wire.timestamp(now),
+        )
+
+    @unary(ANY_ROLE)
+    def QuoteRedeem(  # noqa: N802
+        self, request: token_pb2.QuoteRedeemRequest, caller: Caller
+    ) -> token_pb2.QuoteRedeemResponse:
+        command = cmd.Redeem(QUOTE_HOLDER, wire.amount(request.token_amount, "token_amount"), 0)
+        draft, now = self.deps.app.quote(request.product_id, command)
+        out, fee, nav = _redemption(draft.events, draft.state)
+        return token_pb2.QuoteRedeemResponse(
+            collateral_out=str(out), fee=str(fee), nav_per_token=str(nav), as_of=wire.timestamp(now)
+        )
+
+    @unary(ADMIN_OR_HOLDER)
+    def ListActivity(  # noqa: N802
+        self, request: token_pb2.ListActivityRequest, caller: Caller
+    ) -> token_pb2.ListActivityResponse:
+        caller.require_holder(request.holder_id, "ListActivity")
+        check_holder_id(request.holder_id)
+        if request.product_id and request.product_id not in self.deps.app.product_ids():
+            raise ProductNotFound(f"no product {request.product_id!r}")
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(
+                f"page_size must be 0 (the default, {DEFAULT_PAGE_SIZE}) to {MAX_PAGE_SIZE}"
+            )
+        after = wire.page_position(request.page_token)
+        entries, more = self.deps.app.activity.page(
+            request.holder_id, request.product_id, after, size, request.newest_first
+        )
+        return token_pb2.ListActivityResponse(
+            entries=[
+                token_pb2.ActivityEntry(
+                    position=e.position,
+                    product_id=e.product_id,
+                    holder_id=e.holder_id,
+                    at=wire.timestamp(e.at),
+                    kind=e.kind,
+                    tokens=str(e.tokens),
+                    collateral=str(e.collateral),
+                    fee=str(e.fee),
+                    nav_per_token=str(e.nav_per_token_wad),
+                    counterparty=e.counterparty,
+                    request_id=e.request_id,
+                )
+                for e in entries
+            ],
+            next_page_token="" if more is None else wire.page_token(more),
+        )
 
     @unary(ADMIN_OR_HOLDER)
     def GetBalance(  # noqa: N802

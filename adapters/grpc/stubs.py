@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from google.protobuf import descriptor_pb2
+
 GENERATED = Path(__file__).resolve().parent / "generated"
 
 if not (GENERATED / "iit" / "v1" / "token_pb2_grpc.py").is_file():
@@ -43,13 +45,35 @@ SERVICE_NAMES: tuple[str, ...] = tuple(
     for service in module.DESCRIPTOR.services_by_name.values()
 )
 
+# The contract's files as protoc saw them, comments included (``scripts/gen_proto.py``).
+DESCRIPTOR_SET = GENERATED / "iit_v1.binpb"
+
+
+def documented_files() -> dict[str, bytes]:
+    """Each ``iit/v1/*.proto`` file's serialized ``FileDescriptorProto`` with its source
+    info (the comments), by file name. protoc also fills each field's ``json_name``, which
+    the runtime's descriptors leave out; it is cleared so that reflection clients (grpcurl)
+    print the proto field names as they always did."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file
+    for file in files:
+        pending = list(file.message_type)
+        while pending:
+            message = pending.pop()
+            pending.extend(message.nested_type)
+            for message_field in (*message.field, *message.extension):
+                message_field.ClearField("json_name")
+    return {f.name: f.SerializeToString() for f in files}
+
+
 __all__ = [
+    "DESCRIPTOR_SET",
     "SERVICE_NAMES",
     "admin_pb2",
     "admin_pb2_grpc",
     "audit_pb2",
     "audit_pb2_grpc",
     "common_pb2",
+    "documented_files",
     "keeper_pb2",
     "keeper_pb2_grpc",
     "oracle_pb2",

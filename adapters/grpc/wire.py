@@ -6,6 +6,7 @@ everything before a command reaches the node, so a rejected request writes nothi
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 
@@ -224,7 +225,8 @@ _STATUS = {
 }
 
 
-def product(state: ProductState, version: int) -> common_pb2.Product:
+def product(state: ProductState, version: int, as_of: int | None = None) -> common_pb2.Product:
+    """``state`` on the wire; ``as_of`` the moment it was accrued to (else its last accrual)."""
     leverage = current_leverage_wad(state)
     return common_pb2.Product(
         product_id=state.product_id,
@@ -249,6 +251,7 @@ def product(state: ProductState, version: int) -> common_pb2.Product:
         launched_at=timestamp(state.launched_at),
         pending_index_price=str(state.pending_price.index_price_wad) if state.pending_price else "",
         version=version,
+        as_of=timestamp(state.accrued_at if as_of is None else as_of),
     )
 
 
@@ -262,3 +265,27 @@ def position(state: ProductState, holder_id: str) -> common_pb2.Position:
     return common_pb2.Position(
         holder_id=holder_id, tokens=str(tokens), value=str(position_value(state, tokens))
     )
+
+
+_PAGE_TOKEN_PREFIX = "p1:"  # noqa: S105 - a format tag, not a secret
+
+
+def page_token(position: int) -> str:
+    """An opaque page token: where the next page continues (a store position)."""
+    return base64.urlsafe_b64encode(f"{_PAGE_TOKEN_PREFIX}{position}".encode()).decode().rstrip("=")
+
+
+def page_position(token: str) -> int:
+    """The store position a ``page_token`` continues after (0 for "", the first page)."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    digits = text.removeprefix(_PAGE_TOKEN_PREFIX)
+    if not text.startswith(_PAGE_TOKEN_PREFIX) or not digits.isdigit() or len(digits) > 19:
+        raise InvalidArgument(
+            f"page_token {token[:40]!r} is not one this node gave: pass next_page_token as is"
+        )
+    return int(digits)

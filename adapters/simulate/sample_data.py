@@ -3,10 +3,11 @@ of ``bokeh-sampledata`` (AAPL, GOOG, IBM, MSFT, 2000-2013; Quandl WIKI, public d
 It is a development dependency: the README example and the tests use it, the simulator
 itself reads any CSV.
 
-    python -m adapters.simulate.sample_data AAPL MSFT --start=2010-01-01 --end=2012-12-31 > prices.csv
+    iit sample-data AAPL MSFT --start 2010-01-01 --end 2012-12-31 --out simulation/prices.csv
 
-writes ``timestamp,AAPL,MSFT``: the dates on which every ticker traded, each price the
-adjusted close (splits and dividends folded in, so that a split is not a crash).
+(or ``python -m adapters.simulate.sample_data`` with the same arguments) writes
+``timestamp,AAPL,MSFT``: the dates on which every ticker traded, each price the adjusted
+close (splits and dividends folded in, so that a split is not a crash).
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import csv
 import gzip
 import importlib.resources
 import io
-import sys
+import re
 from collections.abc import Sequence
+from pathlib import Path
+
+import click
 
 PACKAGE = "bokeh_sampledata"
 STOCKS_FILE = "_data/stocks.csv.gz"
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
 PRICE_COLUMN = "Adj Close"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class SampleDataMissing(RuntimeError):
@@ -63,21 +68,37 @@ def stocks_csv(tickers: Sequence[str] = ("AAPL", "MSFT"), start: str = "", end: 
     return out.getvalue()
 
 
-def main(argv: Sequence[str]) -> int:
-    tickers = [a for a in argv if not a.startswith("--")] or ["AAPL", "MSFT"]
-    bounds = dict(a.removeprefix("--").split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+@click.command(
+    "sample-data",
+    help="Write the daily adjusted closes of TICKERS (among AAPL, GOOG, IBM, MSFT; 2000-2013, "
+    "from the bokeh-sampledata dev dependency) as a CSV price path for `iit simulate "
+    "--prices-csv`: timestamp, then one column per ticker, on the dates every ticker traded.",
+)
+@click.argument("tickers", nargs=-1, type=click.Choice(TICKERS))
+@click.option("--start", default="", metavar="YYYY-MM-DD", help="First date (inclusive).")
+@click.option("--end", default="", metavar="YYYY-MM-DD", help="Last date (inclusive).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default="-",
+    show_default=True,
+    help="File to write (its folder is created); - for standard output.",
+)
+def sample_data(tickers: tuple[str, ...], start: str, end: str, out: str) -> None:
+    for name, value in (("--start", start), ("--end", end)):
+        if value and not _ISO_DATE.fullmatch(value):
+            raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=name)
     try:
-        unknown = sorted(set(bounds) - {"start", "end"})
-        if unknown:
-            raise ValueError(
-                f"unknown option(s) {', '.join(unknown)}: use --start=YYYY-MM-DD --end=YYYY-MM-DD"
-            )
-        sys.stdout.write(stocks_csv(tickers, bounds.get("start", ""), bounds.get("end", "")))
-    except (ValueError, SampleDataMissing) as error:
-        sys.stderr.write(f"sample_data: {error}\n")
-        return 2
-    return 0
+        text = stocks_csv(tickers or ("AAPL", "MSFT"), start, end)
+    except SampleDataMissing as error:
+        raise click.ClickException(str(error)) from error
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    sample_data(prog_name="python -m adapters.simulate.sample_data")

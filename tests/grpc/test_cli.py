@@ -98,9 +98,15 @@ def test_serve_answers_writes_json_logs_serves_metrics_and_stops_on_sigterm(serv
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     channel.close()
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-    assert 'iit_rpc_total{code="OK",method="AdminService/LaunchProduct"} 1.0' in metrics
-    assert 'iit_rejections_total{method="TokenService/GetProduct",reason="Unauthenticated"} 1.0' in metrics
-    assert "iit_rpc_latency_seconds_bucket" in metrics
+    assert (
+        'grpc_server_handled_total{grpc_code="OK",grpc_method="LaunchProduct",'
+        'grpc_service="iit.v1.AdminService",grpc_type="unary"} 1.0'
+    ) in metrics
+    assert (
+        'iit_rejections_total{grpc_method="GetProduct",grpc_service="iit.v1.TokenService",'
+        'reason="Unauthenticated"} 1.0'
+    ) in metrics
+    assert "grpc_server_handling_seconds_bucket" in metrics
     assert 'iit_nav_per_token{product_id="P"} 1.0' in metrics
     # A price and a holder: the streaming fee now accrues, so the keeper's ticks write events
     # (an idle product's ticks write nothing, and the keeper logs only what it wrote).

@@ -90,6 +90,9 @@ def test_grpcurl_drives_every_rpc_of_the_contract(ready):
             "token_amount": str(5 * WAD), "request_id": "r-1"}, "collateral_out"),
         ("alice", "TokenService/GetProduct", {"product_id": "P"}, "nav_per_token"),
         ("alice", "TokenService/GetBalance", {"product_id": "P", "holder_id": "alice"}, "tokens"),
+        ("r1", "TokenService/QuoteMint", {"product_id": "P", "collateral_amount": str(USDC)}, "tokens_out"),
+        ("alice", "TokenService/ListActivity", {"holder_id": "alice"}, '"kind": "mint"'),
+        ("r1", "TokenService/QuoteRedeem", {"product_id": "P", "token_amount": str(WAD)}, "collateral_out"),
         ("admin", "AdminService/Pause", {"product_id": "P", "request_id": "pause-1"}, "{"),
         ("admin", "AdminService/Resume", {"product_id": "P", "request_id": "resume-1"}, "{"),
         ("admin", "AdminService/UpdateParameters", {"product_id": "P", "params": {"mint_fee_bps": 20},
@@ -118,3 +121,16 @@ def test_grpcurl_drives_every_rpc_of_the_contract(ready):
         methods = run("-plaintext", ready.address, "list", f"iit.v1.{service}").split()
         listed |= {"/".join(m.removeprefix("iit.v1.").rsplit(".", 1)) for m in methods}
     assert listed == {method for _, method, _, _ in script}
+
+
+def test_grpcurl_describe_shows_the_contracts_comments(ready):
+    """Reflection serves the descriptors with their source info: the comments of proto/."""
+    service = run("-plaintext", ready.address, "describe", "iit.v1.TokenService")
+    assert "// Pay collateral in, receive tokens at NAV (SPEC §2)." in service
+    assert "// What Mint would give at this moment" in service
+    request = run("-plaintext", ready.address, "describe", "iit.v1.MintRequest")
+    assert "// Collateral paid in, base units, positive; the fee is taken from it." in request
+    product = run("-plaintext", ready.address, "describe", "iit.v1.Product")
+    assert "// Its lifecycle status." in product
+    # Files that are not the contract's are still served (without comments of ours).
+    assert "rpc Check" in run("-plaintext", ready.address, "describe", "grpc.health.v1.Health")

@@ -135,6 +135,23 @@ RPCS: dict[str, tuple[Call, set[str]]] = {
         lambda c: c.token.GetProduct(token_pb2.GetProductRequest(product_id="P"), metadata=c.md),
         {"admin", "r1", "alice"},
     ),
+    "QuoteMint": (
+        lambda c: c.token.QuoteMint(
+            token_pb2.QuoteMintRequest(product_id="P", collateral_amount="1000000"), metadata=c.md
+        ),
+        {"admin", "r1", "alice"},
+    ),
+    "QuoteRedeem": (
+        lambda c: c.token.QuoteRedeem(
+            token_pb2.QuoteRedeemRequest(product_id="P", token_amount="1"),  # noqa: S106
+            metadata=c.md,
+        ),
+        {"admin", "r1", "alice"},
+    ),
+    "ListActivity": (
+        lambda c: c.token.ListActivity(token_pb2.ListActivityRequest(holder_id="alice"), metadata=c.md),
+        {"admin", "alice"},
+    ),
     "GetBalance": (
         lambda c: c.token.GetBalance(
             token_pb2.GetBalanceRequest(product_id="P", holder_id="alice"), metadata=c.md
@@ -200,7 +217,7 @@ def test_every_rpc_refuses_a_wrong_role(ready, rpc, who):
     [
         rpc
         for rpc, (_, allowed) in RPCS.items()
-        if "alice" in allowed and rpc not in {"GetProduct", "Rebalance"}
+        if "alice" in allowed and rpc not in {"GetProduct", "Rebalance", "QuoteMint", "QuoteRedeem"}
     ],
 )
 def test_a_holder_may_not_act_on_another_holders_id(ready, rpc):
