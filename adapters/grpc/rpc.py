@@ -11,10 +11,9 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 from attrs import frozen
-from google.protobuf import message_factory
+from google.protobuf import any_pb2, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
-from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
