@@ -12,6 +12,7 @@ import sys
 import click
 
 from adapters.grpc.cli import events, serve
+from adapters.grpc.nav_cli import nav
 from adapters.simulate.cli import simulate
 from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
 
@@ -111,6 +112,7 @@ def _report_progress(read: int, total: int) -> None:
 
 main.add_command(serve)
 main.add_command(events)
+main.add_command(nav)
 main.add_command(simulate)
 
 if __name__ == "__main__":
