@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from adapters.dashboard.cli import dashboard
 from adapters.grpc.cli import events, serve
 from adapters.grpc.nav_cli import nav
 from adapters.simulate.cli import simulate
@@ -113,6 +114,7 @@ def _report_progress(read: int, total: int) -> None:
 main.add_command(serve)
 main.add_command(events)
 main.add_command(nav)
+main.add_command(dashboard)
 main.add_command(simulate)
 
 if __name__ == "__main__":
