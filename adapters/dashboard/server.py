@@ -112,9 +112,7 @@ class Watcher:
     def __init__(self, target: NodeTarget, keep: int = KEEP_EVENTS, clock: str = "wall") -> None:
         self.target = target
         self.clock = clock
-        self.channel = target.channel()
-        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
-        self.token = token_pb2_grpc.TokenServiceStub(self.channel)
+        self._open()
         self.events: deque[dict[str, Any]] = deque(maxlen=keep)
         self.position = 0  # the last store position received
         self.connected = False
@@ -127,21 +125,23 @@ class Watcher:
 
     # Following ----------------------------------------------------------------------------
 
+    def _open(self) -> None:
+        """A fresh channel (after a failure, rather than trusting the old one to recover)."""
+        self.channel = self.target.channel()
+        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
+        self.token = token_pb2_grpc.TokenServiceStub(self.channel)
+
     async def run(self) -> None:
         delay = RECONNECT_MIN_S
         while True:
             try:
                 await asyncio.wait_for(self.channel.channel_ready(), CONNECT_TIMEOUT_S)
-                call = self.audit.StreamEvents(
-                    audit_pb2.StreamEventsRequest(from_position=self.position, follow=True),
-                    metadata=self.target.metadata,
-                )
-                # The first answer (headers) says the node accepted the stream.
-                await asyncio.wait_for(call.initial_metadata(), CONNECT_TIMEOUT_S)
+                # Catch up without following first: its end says the node lets us read the
+                # log (a refusal ends it at once), so the page can be told "connected".
+                await self._read(follow=False)
                 self._status(connected=True, error="")
                 delay = RECONNECT_MIN_S
-                async for message in call:
-                    self._take(message)
+                await self._read(follow=True)
                 self._status(connected=False, error="the node ended the stream")
             except asyncio.CancelledError:
                 raise
@@ -149,6 +149,19 @@ class Watcher:
                 self._status(connected=False, error=_why(error))
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
+            if not self.connected:
+                old = self.channel
+                self._open()
+                await old.close(None)
+
+    async def _read(self, follow: bool) -> None:
+        """The events after the last position received; with ``follow``, until the end."""
+        call = self.audit.StreamEvents(
+            audit_pb2.StreamEventsRequest(from_position=self.position, follow=follow),
+            metadata=self.target.metadata,
+        )
+        async for message in call:
+            self._take(message)
 
     def _take(self, message: audit_pb2.Event) -> None:
         if message.position <= self.position:

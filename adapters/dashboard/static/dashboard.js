@@ -152,6 +152,18 @@ function chartWidth(el) {
   return Math.max(260, $(".plot", el).clientWidth || 400);
 }
 
+// A history whose points all share one moment (a node on a simulated clock that has not
+// moved yet) still gets a time axis: an hour either side.
+const timeScale = { time: true, range: (u, min, max) => (min === max || min === null ? [(min || 0) - 3600, (max || 0) + 3600] : [min, max]) };
+
+// A value scale at least 0.01 % of its magnitude wide: a NAV that moved by 1e-9 would
+// otherwise ask the chart for ticks finer than a float can tell apart.
+function valueRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  const pad = Math.max((max - min) * 0.1, Math.abs(max) * 1e-4, 1e-6);
+  return [min - pad, max + pad];
+}
+
 function makeCharts(card) {
   const el = card.el;
   const navEl = $(".nav-chart .plot", el);
@@ -159,14 +171,14 @@ function makeCharts(card) {
   const axis = { stroke: "#7d8a97", grid: { stroke: "#26313d" }, ticks: { stroke: "#26313d" } };
   card.chart = new uPlot({
     width: chartWidth($(".nav-chart", el)), height: 180,
-    scales: { x: { time: true } },
+    scales: { x: timeScale, nav: { range: valueRange }, index: { range: valueRange } },
     series: [{}, { label: "NAV/token", stroke: "#4fb3ff", width: 2, scale: "nav" },
       { label: "index", stroke: "#ff9f43", width: 1.5, scale: "index" }],
     axes: [axis, { ...axis, scale: "nav" }, { ...axis, scale: "index", side: 1, grid: { show: false } }],
   }, [[], [], []], navEl);
   card.levChart = new uPlot({
     width: chartWidth($(".leverage-chart", el)), height: 180,
-    scales: { x: { time: true } },
+    scales: { x: timeScale, y: { range: valueRange } },
     series: [{}, { label: "|leverage|", stroke: "#3ecf8e", width: 2 },
       { label: "band low", stroke: "#7d8a97", dash: [4, 4] }, { label: "band high", stroke: "#7d8a97", dash: [4, 4] },
       { label: "ripcord", stroke: "#ff5c5c", dash: [6, 3] }],
