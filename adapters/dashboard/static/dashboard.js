@@ -153,8 +153,12 @@ function chartWidth(el) {
 }
 
 // A history whose points all share one moment (a node on a simulated clock that has not
-// moved yet) still gets a time axis: an hour either side.
-const timeScale = { time: true, range: (u, min, max) => (min === max || min === null ? [(min || 0) - 3600, (max || 0) + 3600] : [min, max]) };
+// moved yet) still gets a readable time axis: an hour either side, not the chart's default.
+const timeScale = { time: true };
+
+function fitTime(chart, xs) {
+  if (xs.length && xs[0] === xs[xs.length - 1]) chart.setScale("x", { min: xs[0] - 3600, max: xs[0] + 3600 });
+}
 
 // A value scale at least 0.01 % of its magnitude wide: a NAV that moved by 1e-9 would
 // otherwise ask the chart for ticks finer than a float can tell apart.
@@ -191,9 +195,11 @@ function redraw(card) {
   const p = card.product;
   const n = nav.xs.length;
   card.chart.setData([nav.xs, nav.navs, nav.index]);
+  fitTime(card.chart, nav.xs);
   card.levChart.setData([nav.xs, nav.lev,
     new Array(n).fill(plotValue(p.band_low, WAD)), new Array(n).fill(plotValue(p.band_high, WAD)),
     new Array(n).fill(plotValue(p.ripcord_leverage, WAD))]);
+  fitTime(card.levChart, nav.xs);
   card.el.dataset.navPoints = String(n);
   $(".nav-chart", card.el).dataset.points = String(n);
 }
@@ -327,9 +333,10 @@ async function checkInvariants() {
     }
     panel.dataset.ok = String(body.ok);
     panel.dataset.eventsChecked = String(body.events_checked);
+    const when = new Date().toLocaleTimeString();
     verdict.textContent = body.ok
-      ? `✓ Clean: ${body.events_checked} events replayed over ${body.products} product(s), ${body.invariants_checked} invariant checks, no violation.`
-      : `✗ ${body.violations.length} violation(s) in ${body.events_checked} events replayed:`;
+      ? `✓ Clean: ${body.events_checked} events replayed over ${body.products} product(s), ${body.invariants_checked} invariant checks, no violation (checked at ${when}).`
+      : `✗ ${body.violations.length} violation(s) in ${body.events_checked} events replayed (checked at ${when}):`;
     panel.appendChild(verdict);
     if (!body.ok) {
       const list = document.createElement("ul");
@@ -353,6 +360,9 @@ async function checkInvariants() {
 
 window.iitDashboard = { exact, cards: () => cards, lastShown: () => lastShown };
 $("#check").addEventListener("click", checkInvariants);
+// Each reporter's every price is in the log; the tail hides them unless asked (the
+// accepted index prices stay).
+$("#show-reports").addEventListener("change", (e) => $("#tail").classList.toggle("quiet", !e.target.checked));
 window.addEventListener("resize", () => {
   for (const card of cards.values()) {
     if (!card.chart) continue;
