@@ -16,11 +16,14 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from types import FrameType
 
 import click
 import grpc
@@ -99,6 +102,25 @@ def wander(d: PacedDriver, rng: random.Random) -> None:
                 d.step(d.now + 60, f"{holder} redeems half", d.redeem_half(holder))
 
 
+def _wait_for(process: subprocess.Popen[bytes], url: str, timeout_s: float = 120.0) -> None:
+    """Until the dashboard answers (the story starts with the page ready), or fail if it exits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()  # noqa: S310 - our own loopback page
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"the dashboard did not start on {url} (is the port taken?)"
+                ) from None
+            time.sleep(0.2)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command(help=__doc__)
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="host:port of the dashboard.")
 @click.option("--step-seconds", type=click.FloatRange(min=0.0), default=1.5, show_default=True)
@@ -140,8 +162,10 @@ def main(listen: str, step_seconds: float, seed: int) -> None:
         f"the dashboard, with a viewer token: http://{listen}/  (Ctrl-C stops both)"
     )
     channel = grpc.insecure_channel(address)
+    # SIGTERM stops the demo as Ctrl-C does, so the dashboard process goes with it.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        time.sleep(min(step_seconds, 2.0))
+        _wait_for(dashboard, f"http://{listen}/api/status")
         driver = PacedDriver(
             node, {who: Client(channel, token) for who, token in tokens.items()}, pause_s=step_seconds
         )

@@ -38,6 +38,7 @@ from starlette.staticfiles import StaticFiles
 from adapters.dashboard.present import collateral_decimals_of, summary
 from adapters.grpc.stubs import audit_pb2, audit_pb2_grpc, common_pb2, token_pb2, token_pb2_grpc
 from adapters.store.codec import decode_event
+from domain import events as ev
 
 STATIC = Path(__file__).parent / "static"
 KEEP_EVENTS = 500  # events the dashboard remembers for pages that (re)connect
@@ -169,7 +170,7 @@ class Watcher:
         self.position = message.position
         self.latest_at = max(self.latest_at, message.occurred_at.seconds)
         product_id = message.product_id
-        holder, text = "", message.type
+        holder, text, routine = "", message.type, message.type == "PriceReported"
         try:
             event = decode_event(message.type, message.schema, json.loads(message.payload_json))
         except Exception:  # an event type newer than this dashboard: shown by name
@@ -179,6 +180,7 @@ class Watcher:
             if decimals is not None:
                 self.decimals[product_id] = decimals
             holder, text = summary(event, self.decimals.get(product_id, DEFAULT_DECIMALS))
+            routine = routine or (isinstance(event, ev.PriceAccepted) and event.move_wad == 0)
         if message.type == "ProductLaunched" and product_id not in self.products:
             self.products.append(product_id)
         item = {
@@ -189,6 +191,8 @@ class Watcher:
             "at": _iso(message.occurred_at.seconds),
             "holder": holder,
             "summary": text,
+            # An oracle's report, or a price accepted again unchanged: folded by the page.
+            "routine": routine,
             "request_id": message.request_id,
         }
         self.events.append(item)

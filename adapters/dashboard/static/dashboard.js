@@ -262,6 +262,7 @@ function showEvent(item) {
   li.dataset.type = item.type;
   li.dataset.product = item.product_id;
   if (item.holder) li.dataset.holder = item.holder;
+  if (item.routine) li.dataset.routine = "1";
   li.className = "fresh";
   const meta = document.createElement("div");
   meta.className = "meta";
@@ -360,8 +361,8 @@ async function checkInvariants() {
 
 window.iitDashboard = { exact, cards: () => cards, lastShown: () => lastShown };
 $("#check").addEventListener("click", checkInvariants);
-// Each reporter's every price is in the log; the tail hides them unless asked (the
-// accepted index prices stay).
+// Each reporter's every price is in the log, and each re-accepts an unchanged index: the
+// tail folds these unless asked (they stay in the page, so nothing is missed).
 $("#show-reports").addEventListener("change", (e) => $("#tail").classList.toggle("quiet", !e.target.checked));
 window.addEventListener("resize", () => {
   for (const card of cards.values()) {
