@@ -409,6 +409,7 @@ def create_app(target: NodeTarget, clock: str = "wall") -> Starlette:
     return Starlette(
         routes=[
             Route("/", index),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
             Route("/api/status", status),
             Route("/api/products", products),
             Route("/api/nav/{product_id}", nav),

@@ -65,6 +65,8 @@ let nodeConnected = false;
 let refreshTimer = null;
 let refreshing = false;
 let refreshAgain = false;
+let settled = false;       // after the first replay of the tail, new rows flash
+setTimeout(() => { settled = true; }, 2000);
 
 function $(selector, root) { return (root || document).querySelector(selector); }
 
@@ -263,7 +265,7 @@ function showEvent(item) {
   li.dataset.product = item.product_id;
   if (item.holder) li.dataset.holder = item.holder;
   if (item.routine) li.dataset.routine = "1";
-  li.className = "fresh";
+  if (settled) li.className = "fresh";
   const meta = document.createElement("div");
   meta.className = "meta";
   for (const [cls, text] of [["pos", "#" + item.position], ["at", item.at], ["product", item.product_id], ["type", item.type]]) {
