@@ -4,7 +4,9 @@ position in the store across restarts, is shared by two nodes, and rebuilds to t
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
 
 from adapters.clock import SimulatedClock
 from adapters.store.nav_history import NavHistory, NavPoint, thin
@@ -16,6 +18,30 @@ from domain.draft import current_leverage_wad, nav_wad
 from domain.fixedpoint import WAD
 from tests.store.test_service import T0, two_products
 from tests.support import USDC
+
+
+@pytest.fixture
+def node_of(store_url) -> Iterator[Callable[[], Node]]:
+    """Opens more nodes on the store (other processes, restarts), each closed afterwards:
+    a PostgreSQL connection pool apiece, shared with every other test on the server."""
+    opened: list[Node] = []
+
+    def open_node() -> Node:
+        opened.append(Node.open(store_url))
+        return opened[-1]
+
+    yield open_node
+    for node in opened:
+        node.close()
+
+
+@pytest.fixture
+def service(store_url) -> Iterator[NodeService]:
+    """Two launched, priced products; the service and its node closed afterwards."""
+    running = two_products(store_url)
+    yield running
+    running.close()
+    running.node.close()
 
 
 def activity(service: NodeService) -> None:
@@ -53,8 +79,7 @@ def every_point(history: NavHistory) -> list[NavPoint]:
     return sorted(points, key=lambda p: p.position)
 
 
-def test_the_history_follows_the_log_and_ends_at_the_product_as_stored(store_url):
-    service = two_products(store_url)
+def test_the_history_follows_the_log_and_ends_at_the_product_as_stored(service, store_url):
     history = NavHistory(service.node)
     assert history.catch_up() > 0
     activity(service)
@@ -72,13 +97,12 @@ def test_the_history_follows_the_log_and_ends_at_the_product_as_stored(store_url
     assert history.position == service.node.recorder.max_notification_id()
 
 
-def test_its_position_is_kept_in_the_store_and_a_restart_goes_on_from_it(store_url):
-    service = two_products(store_url)
-    first = NavHistory(Node.open(store_url))
+def test_its_position_is_kept_in_the_store_and_a_restart_goes_on_from_it(service, store_url, node_of):
+    first = NavHistory(node_of())
     first.catch_up(limit=4)  # part of the log, then the process "stops"
     assert first.position == 4
     activity(service)
-    restarted = NavHistory(Node.open(store_url))  # a new process: nothing in memory
+    restarted = NavHistory(node_of())  # a new process: nothing in memory
     assert restarted.position == 4
     total = service.node.recorder.max_notification_id()
     assert restarted.catch_up() == total - 4  # only what came after
@@ -86,9 +110,8 @@ def test_its_position_is_kept_in_the_store_and_a_restart_goes_on_from_it(store_u
     assert every_point(restarted) == reference(store_url)
 
 
-def test_two_nodes_catching_up_on_one_store_write_each_point_once(store_url):
-    service = two_products(store_url)
-    one, other = NavHistory(Node.open(store_url)), NavHistory(Node.open(store_url))
+def test_two_nodes_catching_up_on_one_store_write_each_point_once(service, store_url, node_of):
+    one, other = NavHistory(node_of()), NavHistory(node_of())
     one.catch_up(limit=3)
     other.catch_up()
     activity(service)
@@ -97,8 +120,7 @@ def test_two_nodes_catching_up_on_one_store_write_each_point_once(store_url):
     assert every_point(one) == every_point(other) == reference(store_url)
 
 
-def test_a_rebuild_replays_the_log_to_the_same_points(store_url):
-    service = two_products(store_url)
+def test_a_rebuild_replays_the_log_to_the_same_points(service, store_url):
     activity(service)
     history = NavHistory(service.node)
     history.catch_up()
@@ -107,8 +129,7 @@ def test_a_rebuild_replays_the_log_to_the_same_points(store_url):
     assert every_point(history) == before
 
 
-def test_points_by_time_and_position_and_thinned_keeping_the_ends(store_url):
-    service = two_products(store_url)
+def test_points_by_time_and_position_and_thinned_keeping_the_ends(service, store_url):
     activity(service)
     history = NavHistory(service.node)
     history.catch_up()
@@ -136,11 +157,10 @@ class _Racing(NavHistory):
         super()._write(points, position)
 
 
-def test_a_race_between_two_nodes_on_the_same_page_stores_each_point_once(store_url):
-    service = two_products(store_url)
+def test_a_race_between_two_nodes_on_the_same_page_stores_each_point_once(service, store_url, node_of):
     activity(service)
     barrier = threading.Barrier(2)
-    racers = [_Racing(Node.open(store_url), barrier) for _ in range(2)]
+    racers = [_Racing(node_of(), barrier) for _ in range(2)]
     failures: list[BaseException] = []
 
     def run(history: NavHistory) -> None:
@@ -156,4 +176,4 @@ def test_a_race_between_two_nodes_on_the_same_page_stores_each_point_once(store_
         thread.join(timeout=60)
     assert failures == []
     assert all(r.position == racers[0].node.recorder.max_notification_id() for r in racers)
-    assert every_point(NavHistory(Node.open(store_url))) == reference(store_url)
+    assert every_point(NavHistory(node_of())) == reference(store_url)
