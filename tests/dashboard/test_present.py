@@ -7,7 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.dashboard.present import exact, summary
-from adapters.demo import run_demo
+from adapters.grpc.demo import run_demo
+from adapters.store.codec import decode_event
+from adapters.store.node import Node
+from adapters.store.records import StoredProductEvent
 from domain import events as ev
 
 
@@ -28,10 +31,22 @@ def test_exact_groups_thousands_and_drops_only_trailing_zeros():
     assert exact(0, 6) == "0"
 
 
-def test_every_event_of_the_scripted_market_is_described_with_its_holder_and_amounts():
-    run, _ = run_demo()
+def _demo_events(directory) -> list[ev.Event]:
+    """Every event the scripted market of `iit demo` stores, played against a real node."""
+    _, clean = run_demo(directory)
+    assert clean
+    node = Node.open(f"sqlite:///{directory}/demo.db")
+    try:
+        records = node.recorder.select_notifications(1, 100_000)
+        found = [node.mapper.to_domain_event(n) for n in records]
+        return [decode_event(r.type, r.schema, r.payload) for r in found if isinstance(r, StoredProductEvent)]
+    finally:
+        node.close()
+
+
+def test_every_event_of_the_scripted_market_is_described_with_its_holder_and_amounts(tmp_path):
     seen: set[str] = set()
-    for event in (e for decision in run.decisions for e in decision):
+    for event in _demo_events(tmp_path):
         holder, text = summary(event, 6)
         seen.add(type(event).__name__)
         assert text != type(event).__name__, text
