@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 CROSSHAIR_TARGETS := domain/fixedpoint.py domain/vault_math.py domain/accrual.py domain/oracle.py domain/params.py invariants/proofs.py
 
-.PHONY: setup proto proto-check node run demo test lint typecheck crosshair crosshair-canaries check deep bench
+.PHONY: setup proto proto-check node run demo dashboard test lint typecheck crosshair crosshair-canaries check deep bench
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv \
@@ -35,6 +35,12 @@ run: setup
 
 demo: setup
 	$(RUN) iit demo
+
+# A demo node playing the scripted market, and `iit dashboard` over it: open
+# http://127.0.0.1:8080/ (DASHBOARD_LISTEN overrides). Ctrl-C stops both.
+DASHBOARD_LISTEN ?= 127.0.0.1:8080
+dashboard: setup
+	$(RUN) python -m adapters.dashboard.demo --listen $(DASHBOARD_LISTEN)
 
 test: setup node
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest

@@ -26,6 +26,7 @@ from adapters.store.activity import ActivityModel
 from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
 from adapters.store.codec import command_fingerprint
+from adapters.store.nav_history import NavHistory
 from adapters.store.node import Loaded, Node, Outcome, RequestIdReused
 from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
@@ -69,6 +70,7 @@ class NodeApp:
     _commits: threading.Condition = field(factory=threading.Condition)
     _committed: int = 0
     _streams: int = 0
+    _nav_history: NavHistory | None = None
 
     @classmethod
     def open(
@@ -336,6 +338,13 @@ class NodeApp:
             return run_audit(auditor, product_id, progress)
         finally:
             auditor.close()
+
+    def nav_history(self) -> NavHistory:
+        """The NAV history read model of this store (its tables made on first use)."""
+        with self._lock:
+            if self._nav_history is None:
+                self._nav_history = NavHistory(self.node)
+            return self._nav_history
 
     def wait_for_commit(self, seen: int, timeout_s: float) -> int:
         """Block until a command of this process commits after ``seen`` or ``timeout_s``

@@ -1,4 +1,5 @@
-"""AuditService: the event log streamed from a position, and the audit over the wire."""
+"""AuditService: the event log streamed from a position, the audit over the wire, and the
+NAV history from its read model."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import grpc
 
 from adapters.grpc import wire
 from adapters.grpc.auth import Caller
-from adapters.grpc.rpc import ADMIN, Base, streaming, unary
+from adapters.grpc.rpc import ADMIN_OR_VIEWER, Base, streaming, unary
 from adapters.grpc.stubs import audit_pb2, audit_pb2_grpc
 from adapters.store.codec import canonical_json
+from adapters.store.nav_history import DEFAULT_MAX_POINTS, MAX_POINTS_LIMIT, NavPoint
 from adapters.store.records import StoredProductEvent
 from domain.errors import InvalidArgument
 
@@ -37,7 +39,7 @@ def event_message(position: int, record: StoredProductEvent) -> audit_pb2.Event:
 
 
 class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
-    @streaming(ADMIN)
+    @streaming(ADMIN_OR_VIEWER)
     def StreamEvents(  # noqa: N802 - gRPC method names are the contract's
         self, request: audit_pb2.StreamEventsRequest, caller: Caller, context: grpc.ServicerContext
     ) -> Iterator[audit_pb2.Event]:
@@ -72,7 +74,7 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
             if not context.is_active():
                 return
 
-    @unary(ADMIN)
+    @unary(ADMIN_OR_VIEWER)
     def CheckInvariants(  # noqa: N802
         self, request: audit_pb2.CheckInvariantsRequest, caller: Caller
     ) -> audit_pb2.CheckInvariantsResponse:
@@ -93,3 +95,45 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
                 for f in report.findings
             ],
         )
+
+    @unary(ADMIN_OR_VIEWER)
+    def GetNavHistory(  # noqa: N802
+        self, request: audit_pb2.GetNavHistoryRequest, caller: Caller
+    ) -> audit_pb2.GetNavHistoryResponse:
+        if not request.product_id:
+            raise InvalidArgument("product_id is required")
+        start = wire.seconds(getattr(request, "from"), "from") if request.HasField("from") else None
+        end = wire.seconds(request.to, "to") if request.HasField("to") else None
+        if start is not None and end is not None and start > end:
+            raise InvalidArgument(f"from ({start}) is after to ({end})")
+        if not 0 <= request.max_points <= MAX_POINTS_LIMIT:
+            raise InvalidArgument(
+                f"max_points must be 0 (the default) to {MAX_POINTS_LIMIT}, got {request.max_points}"
+            )
+        if request.after_position < 0:
+            raise InvalidArgument(f"after_position must not be negative, got {request.after_position}")
+        app = self.deps.app
+        app.load(request.product_id)  # NOT_FOUND for an unknown product
+        history = app.nav_history()
+        history.catch_up()
+        points = history.points(
+            request.product_id,
+            start,
+            end,
+            request.after_position,
+            request.max_points or DEFAULT_MAX_POINTS,
+        )
+        return audit_pb2.GetNavHistoryResponse(
+            points=[nav_point(p) for p in points], as_of_position=history.position
+        )
+
+
+def nav_point(point: NavPoint) -> audit_pb2.NavPoint:
+    return audit_pb2.NavPoint(
+        at=wire.timestamp(point.at),
+        index_price=str(point.index_price_wad),
+        nav_per_token=str(point.nav_per_token_wad),
+        leverage="" if point.leverage_wad is None else str(point.leverage_wad),
+        supply=str(point.supply),
+        position=point.position,
+    )

@@ -1,7 +1,9 @@
 """Who is calling: bearer tokens in the ``authorization`` metadata, each bound to a role.
 
 Roles (SPEC §5): ``admin``; ``oracle``, bound to one ``reporter_id``; ``holder``, bound to
-one ``holder_id`` and acting only on it. Tokens come from a TOML file (``--auth-file`` /
+one ``holder_id`` and acting only on it; ``viewer``, read-only (GetProduct, GetNavHistory,
+StreamEvents, CheckInvariants: what a dashboard shows), refused every RPC that writes and
+every holder's balance. Tokens come from a TOML file (``--auth-file`` /
 ``IIT_AUTH_FILE``) and/or the ``IIT_AUTH_TOKENS`` variable::
 
     # auth.toml
@@ -19,7 +21,11 @@ one ``holder_id`` and acting only on it. Tokens come from a TOML file (``--auth-
     role = "holder"
     holder_id = "alice"
 
-    IIT_AUTH_TOKENS="admin=admin-secret,oracle:oracle-a=oracle-a-secret,holder:alice=alice-secret"
+    [[tokens]]
+    token = "dashboard-secret"
+    role = "viewer"
+
+    IIT_AUTH_TOKENS="admin=admin-secret,oracle:oracle-a=oracle-a-secret,holder:alice=alice-secret,viewer=dashboard-secret"
 
 With no token configured at all the node runs in development mode: every caller is
 trusted with every role, and the server binds loopback only.
@@ -47,6 +53,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     ORACLE = "oracle"
     HOLDER = "holder"
+    VIEWER = "viewer"
 
 
 class AuthConfigError(ValueError):
@@ -128,10 +135,12 @@ def entry(role_text: str, subject: str, token: str, where: str = "token") -> tup
     try:
         role = Role(role_text)
     except ValueError:
-        raise AuthConfigError(f"{where}: unknown role {role_text!r} (admin, oracle or holder)") from None
-    if role is Role.ADMIN and subject:
-        raise AuthConfigError(f"{where}: an admin token is not bound to an id")
-    if role is not Role.ADMIN and not subject:
+        raise AuthConfigError(
+            f"{where}: unknown role {role_text!r} (admin, oracle, holder or viewer)"
+        ) from None
+    if role in (Role.ADMIN, Role.VIEWER) and subject:
+        raise AuthConfigError(f"{where}: an {role} token is not bound to an id")
+    if role in (Role.ORACLE, Role.HOLDER) and not subject:
         field = "reporter_id" if role is Role.ORACLE else "holder_id"
         raise AuthConfigError(f"{where}: a {role} token needs its {field}")
     if role is Role.HOLDER and (subject in RESERVED_HOLDERS or subject.startswith(RESERVED_HOLDER_PREFIX)):

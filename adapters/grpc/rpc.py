@@ -34,6 +34,10 @@ ORACLE = frozenset({Role.ORACLE})
 HOLDER = frozenset({Role.HOLDER})
 ANY_ROLE = frozenset(Role)
 ADMIN_OR_HOLDER = frozenset({Role.ADMIN, Role.HOLDER})
+# What only reads and shows no single holder's balance: a dashboard's viewer token too.
+ADMIN_OR_VIEWER = frozenset({Role.ADMIN, Role.VIEWER})
+# Open to every role that may act (Rebalance writes: never a viewer).
+ANY_ACTOR = frozenset({Role.ADMIN, Role.ORACLE, Role.HOLDER})
 
 
 @frozen

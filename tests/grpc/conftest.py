@@ -24,6 +24,7 @@ TOKENS = {
     "r2": "oracle-r2-token-00000002",
     "alice": "holder-alice-token-000001",
     "bob": "holder-bob-token-0000001",
+    "viewer": "viewer-dashboard-token-01",
 }
 ENTRIES = [
     auth.entry("admin", "", TOKENS["admin"], "test"),
@@ -31,6 +32,7 @@ ENTRIES = [
     auth.entry("oracle", "r2", TOKENS["r2"], "test"),
     auth.entry("holder", "alice", TOKENS["alice"], "test"),
     auth.entry("holder", "bob", TOKENS["bob"], "test"),
+    auth.entry("viewer", "", TOKENS["viewer"], "test"),
 ]
 PRICES = {"BTC": 60_000 * WAD, "ETH": 3_000 * WAD}
 
@@ -49,6 +51,7 @@ class Harness:
         self.r2 = self.anon.as_(TOKENS["r2"])
         self.alice = self.anon.as_(TOKENS["alice"])
         self.bob = self.anon.as_(TOKENS["bob"])
+        self.viewer = self.anon.as_(TOKENS["viewer"])
         self.now = T0
 
     def advance(self, seconds: int) -> keeper_pb2.TickResponse:

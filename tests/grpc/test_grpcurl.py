@@ -110,6 +110,8 @@ def test_grpcurl_drives_every_rpc_of_the_contract(ready):
         ("admin", "AdminService/Settle", {"product_id": "Q", "request_id": "q-settle"}, "{"),
         ("admin", "AuditService/StreamEvents", {"from_position": 0, "product_id": "Q"}, '"Settled"'),
         ("admin", "AuditService/CheckInvariants", {}, '"ok": true'),
+        ("viewer", "AuditService/GetNavHistory", {"product_id": "P", "from": at, "max_points": 5},
+            '"nav_per_token"'),
     ]  # fmt: skip
     for token, method, body, expected in script:
         code, out = call(token, f"iit.v1.{method}", body, ready.address)

@@ -133,20 +133,20 @@ RPCS: dict[str, tuple[Call, set[str]]] = {
     ),
     "GetProduct": (
         lambda c: c.token.GetProduct(token_pb2.GetProductRequest(product_id="P"), metadata=c.md),
-        {"admin", "r1", "alice"},
+        {"admin", "r1", "alice", "viewer"},
     ),
     "QuoteMint": (
         lambda c: c.token.QuoteMint(
             token_pb2.QuoteMintRequest(product_id="P", collateral_amount="1000000"), metadata=c.md
         ),
-        {"admin", "r1", "alice"},
+        {"admin", "r1", "alice", "viewer"},
     ),
     "QuoteRedeem": (
         lambda c: c.token.QuoteRedeem(
             token_pb2.QuoteRedeemRequest(product_id="P", token_amount="1"),  # noqa: S106
             metadata=c.md,
         ),
-        {"admin", "r1", "alice"},
+        {"admin", "r1", "alice", "viewer"},
     ),
     "ListActivity": (
         lambda c: c.token.ListActivity(token_pb2.ListActivityRequest(holder_id="alice"), metadata=c.md),
@@ -170,14 +170,20 @@ RPCS: dict[str, tuple[Call, set[str]]] = {
     ),
     "StreamEvents": (
         lambda c: c.audit.StreamEvents(audit_pb2.StreamEventsRequest(), metadata=c.md),
-        {"admin"},
+        {"admin", "viewer"},
     ),
     "CheckInvariants": (
         lambda c: c.audit.CheckInvariants(audit_pb2.CheckInvariantsRequest(), metadata=c.md),
-        {"admin"},
+        {"admin", "viewer"},
+    ),
+    "GetNavHistory": (
+        lambda c: c.audit.GetNavHistory(audit_pb2.GetNavHistoryRequest(product_id="P"), metadata=c.md),
+        {"admin", "viewer"},
     ),
 }
-CALLERS = ("admin", "r1", "alice")
+# The viewer (a dashboard's token) is refused every RPC that writes and every holder's
+# balance: WRONG holds each of them for it.
+CALLERS = ("admin", "r1", "alice", "viewer")
 WRONG = [(rpc, who) for rpc, (_, allowed) in RPCS.items() for who in CALLERS if who not in allowed]
 
 
@@ -245,8 +251,27 @@ def test_a_malformed_authorization_header_is_unauthenticated(ready):
     rejected(lambda: call(bad), grpc.StatusCode.UNAUTHENTICATED, "Bearer")
 
 
+def test_the_viewer_reads_and_writes_nothing(ready):
+    """The read-only role: the four reads a dashboard makes, and the previews that SPEC §5
+    opens to every role (they write nothing and read no holder's data)."""
+    readable = {rpc for rpc, (_, allowed) in RPCS.items() if "viewer" in allowed}
+    assert readable == {
+        "GetProduct",
+        "GetNavHistory",
+        "StreamEvents",
+        "CheckInvariants",
+        "QuoteMint",
+        "QuoteRedeem",
+    }
+    before = ready.stored_count()
+    for rpc in sorted(readable):
+        RPCS[rpc][0](ready.viewer)  # raises if refused
+    assert ready.stored_count() == before
+    assert {rpc for rpc, who in WRONG if who == "viewer"} == set(RPCS) - readable
+
+
 def test_the_right_role_is_let_through(ready):
-    for rpc in ("GetProduct", "GetBalance", "Rebalance", "CheckInvariants", "Mint"):
+    for rpc in ("GetProduct", "GetBalance", "Rebalance", "CheckInvariants", "Mint", "GetNavHistory"):
         call, allowed = RPCS[rpc]
         for who in allowed:
             call(getattr(ready, who))  # raises if refused

@@ -133,13 +133,14 @@ def test_an_auth_file_binds_each_token_to_its_role_and_id(tmp_path):
         '[[tokens]]\ntoken = "oracle-secret-012345678"\nrole = "oracle"\nreporter_id = "oracle-a"\n\n'
         '[[tokens]]\ntoken = "alice-secret-0123456789"\nrole = "holder"\nholder_id = "alice"\n'
     )
-    authenticator = auth.load(str(path), "holder:bob=bob-secret-01234567890")
+    authenticator = auth.load(str(path), "holder:bob=bob-secret-01234567890,viewer=viewer-secret-0123456")
     assert not authenticator.development_mode
     who = lambda token: authenticator.authenticate([("authorization", f"Bearer {token}")])  # noqa: E731
     assert who("admin-secret-0123456789") == Caller(Role.ADMIN)
     assert who("oracle-secret-012345678") == Caller(Role.ORACLE, "oracle-a")
     assert who("alice-secret-0123456789") == Caller(Role.HOLDER, "alice")
     assert who("bob-secret-01234567890") == Caller(Role.HOLDER, "bob")
+    assert who("viewer-secret-0123456") == Caller(Role.VIEWER)
 
 
 @pytest.mark.parametrize(
@@ -150,6 +151,10 @@ def test_an_auth_file_binds_each_token_to_its_role_and_id(tmp_path):
         ('[[tokens]]\ntoken = "x-0123456789abcdef"\nrole = "oracle"\n', "needs its reporter_id"),
         ('[[tokens]]\ntoken = "short"\nrole = "admin"\n', "at least 16 characters"),
         ('[[tokens]]\nrole = "admin"\n', "needs token"),
+        (
+            '[[tokens]]\ntoken = "x-0123456789abcdef"\nrole = "viewer"\nholder_id = "a"\n',
+            "not bound to an id",
+        ),
         ("tokens = 3\n", "expected [[tokens]]"),
         ("[[tokens]\n", "auth file"),
     ],
@@ -170,4 +175,4 @@ def test_the_env_format_needs_role_and_token():
     with pytest.raises(AuthConfigError, match="role\\[:id\\]=token"):
         auth.parse_env("admin")
     assert auth.load(None, None).development_mode
-    assert len(ENTRIES) == 5
+    assert len(ENTRIES) == 6
