@@ -16,7 +16,17 @@ from adapters.grpc.app import PriceResult, events_of
 from adapters.grpc.audit import AuditServicer
 from adapters.grpc.auth import Caller
 from adapters.grpc.errors import message_of, status_of
-from adapters.grpc.rpc import ADMIN, ADMIN_OR_HOLDER, ANY_ACTOR, ANY_ROLE, HOLDER, ORACLE, Base, register, unary
+from adapters.grpc.rpc import (
+    ADMIN,
+    ADMIN_OR_HOLDER,
+    ANY_ACTOR,
+    ANY_ROLE,
+    HOLDER,
+    ORACLE,
+    Base,
+    register,
+    unary,
+)
 from adapters.grpc.stubs import (
     admin_pb2,
     admin_pb2_grpc,
