@@ -110,7 +110,7 @@ def read_results(modules: list[str]) -> list[Mutant]:
             data.load()
             for name, exit_code in sorted(data.exit_code_by_key.items()):
                 status = status_by_exit_code[exit_code]
-                diff = "" if status in KILLED else get_diff_for_mutant(name, path=path)
+                diff = get_diff_for_mutant(name, path=path)
                 removed, added = changed_line(diff)
                 function = name.rsplit("__mutmut_", 1)[0].replace(".x_", ".").replace("xǁ", "")
                 mutants.append(Mutant(name, module, function.replace("ǁ", "."), status, removed, added, diff))
@@ -134,8 +134,8 @@ def is_explained(mutant: Mutant, equivalents: list[Equivalent]) -> bool:
 def table(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent]) -> tuple[str, bool]:
     """The per-module table (Markdown) and whether every module met its target."""
     rows = [
-        "| module | mutants | killed | survived | no tests | equivalent | kill rate | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| module | mutants | killed | survived | no tests | equivalent | kill rate | raw rate | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     all_met = True
 
@@ -145,11 +145,12 @@ def table(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalen
         equivalent = sum(1 for m in group if m.status not in KILLED and is_explained(m, equivalents))
         judged = len(group) - equivalent
         rate = counts["killed"] / judged if judged else 1.0
+        raw = counts["killed"] / len(group)
         met = "" if target is None else ("met" if rate >= target else f"MISSED (≥ {target:.0%})")
         all_met &= target is None or rate >= target
         rows.append(
             f"| {label} | {len(group)} | {counts['killed']} | {counts['survived']} | {counts['no tests']} "
-            f"| {equivalent} | {rate:.1%} | {met} |"
+            f"| {equivalent} | {rate:.1%} | {raw:.1%} | {met} |"
         )
 
     for module in modules:
