@@ -134,8 +134,9 @@ def is_explained(mutant: Mutant, equivalents: list[Equivalent]) -> bool:
 def table(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalent]) -> tuple[str, bool]:
     """The per-module table (Markdown) and whether every module met its target."""
     rows = [
-        "| module | mutants | killed | survived | no tests | equivalent | kill rate | raw rate | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| module | mutants | killed | survived | no tests | not run | equivalent | kill rate | raw rate "
+        "| target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     all_met = True
 
@@ -150,6 +151,7 @@ def table(modules: list[str], mutants: list[Mutant], equivalents: list[Equivalen
         all_met &= target is None or rate >= target
         rows.append(
             f"| {label} | {len(group)} | {counts['killed']} | {counts['survived']} | {counts['no tests']} "
+            f"| {counts['not checked']} "
             f"| {equivalent} | {rate:.1%} | {raw:.1%} | {met} |"
         )
 

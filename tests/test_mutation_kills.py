@@ -18,7 +18,8 @@ from domain.decide import decide
 from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
 from domain.errors import OracleStale, RedeemTooSmall, SlippageExceeded
 from domain.fixedpoint import SECONDS_PER_YEAR, WAD
-from domain.model import Component, ProductState, RebalanceReason
+from domain.model import Component, ProductState, RebalanceReason, Report
+from domain.oracle import candidate_price
 from domain.params import default_params
 from tests.support import USDC, Scenario, launched, minted
 
@@ -244,3 +245,22 @@ def test_the_ripcord_law_excuses_exactly_the_vaults_no_ripcord_trade_restores(
     after = current_leverage_wad(draft.state)
     restored = after is not None and -after <= ripcord
     assert ripcord_can_restore(state) == restored
+
+
+# Found by `make mutate`: `reporters_min = … min(reporters_min, len(fresh))` → `max`, or the
+# first component's count kept, survived: no test read the quorum a candidate reports.
+def test_a_candidate_price_reports_the_weakest_quorum_behind_it():
+    now = 1_700_000_000
+    components = (Component("BTC", WAD), Component("ETH", WAD), Component("SOL", WAD))
+    counts = {"BTC": 3, "ETH": 1, "SOL": 2}
+    reports = {
+        symbol: {f"r{k}": Report(f"r{k}", (k + 1) * WAD, now - k) for k in range(count)}
+        for symbol, count in counts.items()
+    }
+    candidate = candidate_price(components, reports, now, 3_600, 1)
+    assert candidate is not None
+    assert candidate.reporters_min == 1
+    assert candidate.observed_at == now - 2  # the oldest fresh report of any component
+    assert candidate.component_prices == (("BTC", 2 * WAD), ("ETH", WAD), ("SOL", WAD + WAD // 2))
+    assert candidate.index_price_wad == 2 * WAD + WAD + WAD + WAD // 2
+    assert candidate_price(components, reports, now, 3_600, 2) is None  # ETH lacks a quorum of two
