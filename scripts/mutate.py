@@ -8,8 +8,9 @@ reach it. Then this script prints a table per module, writes every survivor that
 ``mutation-equivalents.toml`` does not explain, with its diff, to ``mutants/survivors.txt``,
 and exits 1 if there is one or a module misses its target.
 
-Usage: python scripts/mutate.py [--max-children N] [--report-only] [MODULE ...]
+Usage: python scripts/mutate.py [--max-children N] [--report-only | --survivors] [MODULE ...]
 (modules as ``domain.fixedpoint``; all of domain/ and invariants/ by default).
+``--survivors`` runs again only the last run's unexplained survivors (after adding tests).
 """
 
 from __future__ import annotations
@@ -71,19 +72,19 @@ def all_modules() -> list[str]:
     return sorted(modules, key=lambda m: (m not in STRICT, m.startswith("invariants."), m))
 
 
-def run_module(module: str, max_children: int) -> float:
-    """Mutate one module and test its mutants; mutmut's output goes to mutants/logs/."""
+def run_mutmut(label: str, names: list[str], max_children: int) -> float:
+    """Test the mutants ``names`` (globs allowed); mutmut's output goes to mutants/logs/."""
     logs = WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with (logs / f"{module}.log").open("w") as log:
+    with (logs / f"{label}.log").open("w") as log:
         result = subprocess.run(  # noqa: S603 - our own interpreter and script
             [sys.executable, str(SCRIPTS / "mutmut_swaps.py"), "run", "--max-children", str(max_children),
-             f"{module}.*"],
+             *names],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=False,
         )  # fmt: skip
     if result.returncode != 0:
-        print(f"mutmut failed on {module} (exit {result.returncode}); see mutants/logs/{module}.log")
+        print(f"mutmut failed on {label} (exit {result.returncode}); see mutants/logs/{label}.log")
     return time.monotonic() - started
 
 
@@ -124,8 +125,20 @@ def load_equivalents() -> list[Equivalent]:
     return [Equivalent(**entry) for entry in data.get("equivalent", [])]
 
 
+def only_an_assert_message(mutant: Mutant) -> bool:
+    """A mutant that changes only the message of an ``assert``: the message is built only
+    when the assertion fails, and then the run fails whatever it says."""
+    removed, added = mutant.removed, mutant.added
+    return (
+        removed.startswith("assert ")
+        and " | " not in removed
+        and removed.split(", ", 1)[0] == added.split(", ", 1)[0]
+        and removed != added
+    )
+
+
 def is_explained(mutant: Mutant, equivalents: list[Equivalent]) -> bool:
-    return any(
+    return only_an_assert_message(mutant) or any(
         e.function == mutant.function and e.removed == mutant.removed and e.added == mutant.added
         for e in equivalents
     )
@@ -177,18 +190,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("modules", nargs="*", help="e.g. domain.fixedpoint (default: all)")
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutants (default 2)")
-    parser.add_argument("--report-only", action="store_true", help="report the last results, run nothing")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--report-only", action="store_true", help="report the last results, run nothing")
+    what.add_argument("--survivors", action="store_true", help="run the last unexplained survivors again")
     args = parser.parse_args()
     modules = args.modules or all_modules()
     unknown = set(modules) - set(all_modules())
     if unknown:
         parser.error(f"not a module of domain/ or invariants/: {', '.join(sorted(unknown))}")
-    if not args.report_only:
+    equivalents = load_equivalents()
+    if args.survivors:
+        names = [
+            m.name
+            for m in read_results(modules)
+            if m.status == "survived" and not is_explained(m, equivalents)
+        ]
+        if names:
+            print(f"{len(names)} survivors again: {run_mutmut('survivors', names, args.max_children):.0f} s")
+    elif not args.report_only:
         for module in modules:
-            elapsed = run_module(module, args.max_children)
+            elapsed = run_mutmut(module, [f"{module}.*"], args.max_children)
             print(f"{module}: {elapsed:.0f} s", flush=True)
     mutants = read_results(modules)
-    equivalents = load_equivalents()
     survivors = [m for m in mutants if m.status not in KILLED and not is_explained(m, equivalents)]
     text, all_met = table(modules, mutants, equivalents)
     print(text)
