@@ -21,6 +21,7 @@ from domain.fixedpoint import SECONDS_PER_YEAR, WAD
 from domain.model import Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
 from domain.params import default_params
+from domain.vault_math import quote_mint, quote_redeem
 from tests.support import USDC, Scenario, launched, minted
 
 
@@ -264,3 +265,19 @@ def test_a_candidate_price_reports_the_weakest_quorum_behind_it():
     assert candidate.component_prices == (("BTC", 2 * WAD), ("ETH", WAD), ("SOL", WAD + WAD // 2))
     assert candidate.index_price_wad == 2 * WAD + WAD + WAD + WAD // 2
     assert candidate_price(components, reports, now, 3_600, 2) is None  # ETH lacks a quorum of two
+
+
+# Found by `make mutate`: a quote's `equity_before` (cash less the debt valued up) survived
+# being dropped, negated or valued down: nothing read it.
+def _debt_value_up(units_wad: int, price_wad: int, decimals: int) -> int:
+    return -((-units_wad * price_wad * 10**decimals) // (WAD * WAD))
+
+
+def test_a_quote_books_equity_before_and_after_with_the_debt_valued_up():
+    cash, debt, supply, price = 2_000 * USDC + 17, 1_108_891_108_888_888_888, 998 * WAD, 901 * WAD + 7
+    assert _debt_value_up(debt, price, 6) * WAD * WAD != debt * price * 10**6  # rounding matters here
+    redeem = quote_redeem(cash, debt, supply, price, 6, 100 * WAD, 10, 10)
+    mint = quote_mint(cash, debt, supply, price, 6, 100 * USDC, 10, 10, WAD)
+    for quote in (redeem, mint):
+        assert quote.equity_before == cash - _debt_value_up(debt, price, 6)
+        assert quote.equity_after == quote.cash_after - _debt_value_up(quote.debt_units_after_wad, price, 6)
