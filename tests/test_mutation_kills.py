@@ -286,10 +286,18 @@ def test_a_quote_books_equity_before_and_after_with_the_debt_valued_up():
 # Found by `make mutate`: in a redemption quote that cannot pay its own trade, a fee of 1,
 # a negative fee, or one base unit taken from the cash went unnoticed (the decision rejects
 # such a quote, but the quote still says what the redemption would do to the vault).
-def test_a_redemption_too_small_to_pay_its_trade_is_quoted_with_no_fee_and_no_payout():
-    cash, debt, supply, price = 2_000 * USDC + 17, 1_108_891_108_888_888_888, 998 * WAD, 901 * WAD + 7
-    quote = quote_redeem(cash, debt, supply, price, 6, 10**9, 10, 10)
-    assert quote.gross_out < 0  # its share is worth less than the trade's rounding and cost
+@pytest.mark.parametrize(
+    ("equity", "tokens"),
+    [
+        (1_100 * USDC, 10**9),  # a dust redemption: its share is below the trade's rounding
+        (1_000, 499 * WAD),  # a vault 10^5 times levered: the trade's cost dwarfs the share
+    ],
+)
+def test_a_redemption_too_small_to_pay_its_trade_is_quoted_with_no_fee_and_no_payout(equity, tokens):
+    debt, supply, price = 1_108_891_108_888_888_888, 998 * WAD, 901 * WAD + 7
+    cash = _debt_value_up(debt, price, 6) + equity
+    quote = quote_redeem(cash, debt, supply, price, 6, tokens, 10, 10)
+    assert quote.gross_out < 0
     assert quote.fee == 0
     assert quote.collateral_out == quote.gross_out
     assert quote.cash_after == cash - quote.purchase_cost - quote.execution_cost
