@@ -21,7 +21,7 @@ from domain.fixedpoint import SECONDS_PER_YEAR, WAD
 from domain.model import Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
 from domain.params import default_params
-from domain.vault_math import quote_mint, quote_redeem
+from domain.vault_math import quote_mint, quote_redeem, tokens_for_equity_added
 from tests.support import USDC, Scenario, launched, minted
 
 
@@ -189,6 +189,16 @@ def test_a_keeper_trade_exactly_at_max_trade_notional_is_not_capped():
     assert below.units_wad < uncapped.units_wad
 
 
+# Found by `make mutate`: `0 < max_trade_notional` → `1 < …` survived: no test capped a
+# trade at the smallest cap there is.
+def test_a_keeper_trade_capped_at_one_base_unit_trades_at_most_one_base_unit():
+    scenario = minted(10_000 * USDC)
+    scenario.report_all({"BTC": 51_000 * WAD, "ETH": 2_550 * WAD})
+    trade = _band_trade(scenario.product, scenario.now, 1)
+    assert trade.capped
+    assert trade.notional <= 1
+
+
 # Survivor 8: `fee = … if gross > 0` → `gross > 1`: a one-base-unit redemption paid no fee.
 def test_the_redemption_fee_rounds_up_even_on_a_one_unit_payout():
     params = attrs.evolve(default_params(), redeem_fee_bps=10, execution_cost_bps=10)
@@ -301,3 +311,17 @@ def test_a_redemption_too_small_to_pay_its_trade_is_quoted_with_no_fee_and_no_pa
     assert quote.fee == 0
     assert quote.collateral_out == quote.gross_out
     assert quote.cash_after == cash - quote.purchase_cost - quote.execution_cost
+    assert quote.equity_after == quote.cash_after - _debt_value_up(quote.debt_units_after_wad, price, 6)
+
+
+# Found by `make mutate`: `mul_div_down` → `mul_div_up` in tokens_for_equity_added
+# survived: no test minted where the division left a remainder the minter must not get.
+@pytest.mark.parametrize(
+    ("added", "supply", "equity_before", "tokens"),
+    [(10, 3, 7, 4), (1, 10**21, 3 * 10**9, 333_333_333_333), (999 * USDC, 998 * WAD, 1_001 * USDC + 1, None)],
+)
+def test_tokens_minted_round_down_so_the_holders_before_are_not_diluted(added, supply, equity_before, tokens):
+    minted_tokens = tokens_for_equity_added(added, supply, equity_before)
+    assert minted_tokens * equity_before <= added * supply < (minted_tokens + 1) * equity_before
+    if tokens is not None:
+        assert minted_tokens == tokens
