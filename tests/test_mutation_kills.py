@@ -325,3 +325,24 @@ def test_tokens_minted_round_down_so_the_holders_before_are_not_diluted(added, s
     assert minted_tokens * equity_before <= added * supply < (minted_tokens + 1) * equity_before
     if tokens is not None:
         assert minted_tokens == tokens
+
+
+# Found by `make mutate`: the rebalance's aim `mul_div_down(equity, target, WAD)` →
+# `mul_div_up` survived: at an integer target the product is exact, and no test used
+# another. Rounded up, the vault would sell up to a base unit of debt past its target.
+def test_a_rebalance_never_sells_debt_past_the_target():
+    params = default_params(-3 * WAD // 2)
+    non_integer_aims = 0
+    for btc in range(50_000, 50_400, 37):
+        scenario = minted(1_000 * USDC + 1, params=params)
+        scenario.report_all({"BTC": btc * WAD, "ETH": btc * WAD // 20})  # a fall: |leverage| drops
+        before = scenario.product
+        trade = only(ev.Rebalanced, scenario.run(cmd.Tick()))
+        assert trade.side == "sell"
+        scale = 10**before.params.collateral_decimals
+        debt_value = _debt_value_up(before.vault.debt_units_wad, before.index_price_wad, 6)
+        aim = Fraction((before.vault.cash - debt_value) * params.target_magnitude_wad, WAD)
+        non_integer_aims += aim.denominator != 1
+        sold = Fraction(trade.units_wad * before.index_price_wad * scale, WAD * WAD)
+        assert debt_value + sold <= aim
+    assert non_integer_aims > 0
