@@ -1,5 +1,7 @@
 """Hypothesis profiles: ``dev`` (fast, the default), ``ci`` (derandomized, more examples;
-``.ci/run`` selects it) and ``deep`` (``make deep``). Select with HYPOTHESIS_PROFILE."""
+``.ci/run`` selects it), ``deep`` (``make deep``) and ``mutate`` (``make mutate``: the dev
+budget, derandomized and without the example database, so that every mutant meets the same
+examples and a run's verdicts repeat). Select with HYPOTHESIS_PROFILE."""
 
 from __future__ import annotations
 
@@ -18,5 +20,13 @@ settings.register_profile(
 )
 settings.register_profile(
     "deep", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "mutate",
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

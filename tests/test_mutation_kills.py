@@ -1,0 +1,348 @@
+"""Laws that mutation testing (``make mutate``) found no test watching: each test here fails
+against a mutant of the domain that every other test let through (named in its docstring).
+They drive the public decisions and functions, so they hold whatever the code inside does."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import attrs
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from domain import commands as cmd
+from domain import events as ev
+from domain.accrual import streaming_fee_tokens
+from domain.decide import decide
+from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
+from domain.errors import OracleStale, RedeemTooSmall, SlippageExceeded
+from domain.fixedpoint import SECONDS_PER_YEAR, WAD
+from domain.model import Component, ProductState, RebalanceReason, Report
+from domain.oracle import candidate_price
+from domain.params import default_params
+from domain.vault_math import quote_mint, quote_redeem, tokens_for_equity_added
+from tests.support import USDC, Scenario, launched, minted
+
+
+def only(kind, events):
+    found = [e for e in events if isinstance(e, kind)]
+    assert len(found) == 1, events
+    return found[0]
+
+
+def nav_per_token_wad(state: ProductState) -> int:
+    """NAV per whole token in whole collateral units (WAD), rounded down, computed here from
+    the vault alone: cash less the debt valued up, over the supply."""
+    scale = 10**state.params.collateral_decimals
+    debt_value = -((-state.vault.debt_units_wad * state.index_price_wad * scale) // (WAD * WAD))
+    equity = state.vault.cash - debt_value
+    return max(equity, 0) * WAD * WAD // (state.vault.supply * scale)
+
+
+def exact_leverage(state: ProductState) -> Fraction:
+    scale = 10**state.params.collateral_decimals
+    debt = Fraction(state.vault.debt_units_wad * state.index_price_wad * scale, WAD * WAD)
+    return -debt / (state.vault.cash - debt)
+
+
+# Survivor 1: `equity_after = equity_traded - max(gross, 0)` → `+` or `min`, and
+# `nav_before_wad=nav_wad(state)` → `None`, went unnoticed.
+def test_a_redemption_records_the_nav_per_token_before_and_after_it():
+    scenario = minted(5_000 * USDC)
+    scenario.report_all({"BTC": 61_000 * WAD, "ETH": 3_050 * WAD})  # NAV off 1.0, no rebalance
+    before = scenario.product
+    events = scenario.run(cmd.Redeem("alice", 1_234 * WAD, 0))
+    redeemed = only(ev.Redeemed, events)
+    assert not [e for e in events if isinstance(e, ev.Rebalanced | ev.Accrued)]
+    assert redeemed.nav_before_wad == nav_per_token_wad(before)
+    assert redeemed.nav_after_wad == nav_per_token_wad(scenario.product)
+    assert redeemed.nav_after_wad >= redeemed.nav_before_wad  # no dilution of those who stay
+
+
+def test_a_mint_records_the_nav_per_token_before_and_after_it():
+    scenario = minted(5_000 * USDC)
+    scenario.report_all({"BTC": 61_000 * WAD, "ETH": 3_050 * WAD})
+    before = scenario.product
+    minted_event = only(ev.Minted, scenario.run(cmd.Mint("bob", 777 * USDC, 0)))
+    assert minted_event.nav_before_wad == nav_per_token_wad(before)
+    assert minted_event.nav_after_wad == nav_per_token_wad(scenario.product)
+    assert minted_event.nav_after_wad >= minted_event.nav_before_wad
+
+
+# Survivor 3: `supply == 0 or debt_units_wad == 0` → `and` in quote_mint: no test minted
+# into a vault that has holders but no debt.
+def test_a_mint_into_a_vault_with_holders_but_no_debt_hedges_at_the_target_leverage():
+    # An index unit worth 10^13 dollars: the first mint, 10 base units, is too small to sell
+    # even one wei of an index unit, so the vault has holders and no debt.
+    huge = {"X": 10**13 * WAD}
+    scenario = launched(components=(Component("X", WAD),), prices=huge)
+    scenario.run(cmd.Mint("alice", 10, 0))
+    assert scenario.product.vault.supply > 0
+    assert scenario.product.vault.debt_units_wad == 0
+    minted_event = only(ev.Minted, scenario.run(cmd.Mint("bob", 10**9 * USDC, 0)))
+    assert minted_event.units_sold_wad > 0
+    target = Fraction(scenario.product.params.target_leverage_wad, WAD)
+    assert abs(exact_leverage(scenario.product) - target) < Fraction(1, 1000)
+
+
+# Survivor 4: `denominator // 2` → `// 3` in streaming_fee_tokens: no test reached the cap.
+def test_the_streaming_fee_is_set_protocols_formula_up_to_the_one_half_cap():
+    supply = 10**24
+    year = SECONDS_PER_YEAR
+    # 10 %/yr for four years: a = 0.4, above a third and below the cap.
+    assert streaming_fee_tokens(supply, 1_000, 4 * year) == supply * 4 // 6
+    # Five years reach a = 1/2 exactly: the treasury is minted the whole supply again,
+    # so it owns one half; ten years are held at the same cap.
+    assert streaming_fee_tokens(supply, 1_000, 5 * year) == supply
+    assert streaming_fee_tokens(supply, 1_000, 10 * year) == supply
+
+
+# Survivor 5: `<` → `<=` on min_tokens_out / min_collateral_out: no test landed exactly on
+# the slippage bound.
+def test_a_mint_yielding_exactly_min_tokens_out_is_accepted_and_one_more_is_not():
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    tokens = only(ev.Minted, decide(state, cmd.Mint("bob", 300 * USDC, 0), now)).tokens_minted
+    accepted = only(ev.Minted, decide(state, cmd.Mint("bob", 300 * USDC, tokens), now))
+    assert accepted.tokens_minted == tokens
+    with pytest.raises(SlippageExceeded):
+        decide(state, cmd.Mint("bob", 300 * USDC, tokens + 1), now)
+
+
+def test_a_redemption_paying_exactly_min_collateral_out_is_accepted_and_one_more_is_not():
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    paid = only(ev.Redeemed, decide(state, cmd.Redeem("alice", 100 * WAD, 0), now)).collateral_out
+    accepted = only(ev.Redeemed, decide(state, cmd.Redeem("alice", 100 * WAD, paid), now))
+    assert accepted.collateral_out == paid
+    with pytest.raises(SlippageExceeded):
+        decide(state, cmd.Redeem("alice", 100 * WAD, paid + 1), now)
+
+
+def test_a_settled_redemption_paying_exactly_min_collateral_out_is_accepted_and_one_more_is_not():
+    scenario = minted()
+    scenario.run(cmd.SettleProduct())
+    state, now = scenario.product, scenario.now
+    assert state.settled
+    redeem = only(ev.SettlementRedeemed, decide(state, cmd.Redeem("alice", 100 * WAD, 0), now))
+    paid = redeem.collateral_out
+    accepted = decide(state, cmd.Redeem("alice", 100 * WAD, paid), now)
+    assert only(ev.SettlementRedeemed, accepted).collateral_out == paid
+    with pytest.raises(SlippageExceeded):
+        decide(state, cmd.Redeem("alice", 100 * WAD, paid + 1), now)
+
+
+# Survivor 6: `min(oldest, …)` → `max` in candidate_price: the accepted price was dated at
+# its acceptance, not at its oldest report, and nothing noticed.
+def test_an_index_price_is_as_old_as_its_oldest_report():
+    scenario = minted()
+    max_age = scenario.product.params.max_oracle_age_s
+    first_seen = scenario.now
+    scenario.advance(max_age // 2)
+    # A new BTC report moves the index; ETH's price is still the one observed at first_seen.
+    scenario.run(cmd.ReportPrice("BTC", 60_600 * WAD, scenario.now, "r1"))
+    assert scenario.product.index_price_wad != 900 * WAD
+    assert scenario.product.price_observed_at == first_seen
+    scenario.advance(max_age - max_age // 2)
+    scenario.run(cmd.Mint("bob", 10 * USDC, 0))  # exactly max_oracle_age_s old: still fresh
+    scenario.advance(1)
+    with pytest.raises(OracleStale):
+        scenario.run(cmd.Mint("bob", 10 * USDC, 0))
+
+
+def test_a_price_reported_with_an_earlier_observation_is_dated_at_that_observation():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-1", (Component("BTC", WAD),), default_params()))
+    observed = scenario.now - 100
+    scenario.run(cmd.ReportPrice("BTC", 60_000 * WAD, observed, "r1"))
+    assert scenario.product.price_observed_at == observed
+
+
+# Survivor 7: `0 < max_trade_notional < wanted` → `<=`: a trade exactly at the cap was
+# flagged as capped (leaving a continuation pending) and no test saw it.
+def _band_trade(state: ProductState, now: int, cap: int) -> ev.Rebalanced:
+    capped_state = attrs.evolve(state, params=attrs.evolve(state.params, max_trade_notional=cap))
+    return only(ev.Rebalanced, decide(capped_state, cmd.Tick(), now))
+
+
+def test_a_keeper_trade_exactly_at_max_trade_notional_is_not_capped():
+    scenario = minted(10_000 * USDC)
+    scenario.report_all({"BTC": 51_000 * WAD, "ETH": 2_550 * WAD})  # out of the band: a trade is due
+    state, now = scenario.product, scenario.now
+    uncapped = _band_trade(state, now, 0)
+    assert not uncapped.capped
+    # The smallest cap that still lets the whole trade through. At this price one base unit
+    # of collateral is ~10^9 wei of index units, so a cap one unit lower shrinks the trade.
+    low, high = 1, 10**15
+    while low < high:
+        middle = (low + high) // 2
+        if _band_trade(state, now, middle).units_wad == uncapped.units_wad:
+            high = middle
+        else:
+            low = middle + 1
+    at_cap = _band_trade(state, now, low)
+    assert not at_cap.capped
+    assert at_cap.units_wad == uncapped.units_wad
+    below = _band_trade(state, now, low - 1)
+    assert below.capped
+    assert below.units_wad < uncapped.units_wad
+
+
+# Found by `make mutate`: `0 < max_trade_notional` → `1 < …` survived: no test capped a
+# trade at the smallest cap there is.
+def test_a_keeper_trade_capped_at_one_base_unit_trades_at_most_one_base_unit():
+    scenario = minted(10_000 * USDC)
+    scenario.report_all({"BTC": 51_000 * WAD, "ETH": 2_550 * WAD})
+    trade = _band_trade(scenario.product, scenario.now, 1)
+    assert trade.capped
+    assert trade.notional <= 1
+
+
+# Survivor 8: `fee = … if gross > 0` → `gross > 1`: a one-base-unit redemption paid no fee.
+def test_the_redemption_fee_rounds_up_even_on_a_one_unit_payout():
+    params = attrs.evolve(default_params(), redeem_fee_bps=10, execution_cost_bps=10)
+    scenario = minted(1_000 * USDC, params=params)
+    state, now = scenario.product, scenario.now
+
+    def gross(tokens: int) -> int:
+        try:
+            return only(ev.Redeemed, decide(state, cmd.Redeem("alice", tokens, 0), now)).gross_out
+        except RedeemTooSmall:
+            return 0
+
+    # The smallest redemption that pays anything pays one base unit gross.
+    low, high = 1, 100 * WAD
+    while low < high:
+        middle = (low + high) // 2
+        if gross(middle) > 0:
+            high = middle
+        else:
+            low = middle + 1
+    redeemed = only(ev.Redeemed, decide(state, cmd.Redeem("alice", low, 0), now))
+    assert redeemed.gross_out == 1
+    assert redeemed.fee == 1  # 10 bps of one unit, rounded up in the vault's favour
+    assert redeemed.collateral_out == 0
+
+
+# Survivor 9: `ripcord_can_restore` built its after-trade vault without
+# `cash=quote.cash_after`: the ripcord law then excused (or blamed) the wrong dust vaults.
+def _vault_past_the_ripcord(debt_units_wad: int, equity: int, cost_bps: int, decimals: int) -> ProductState:
+    state = minted().product
+    params = attrs.evolve(state.params, execution_cost_bps=cost_bps, collateral_decimals=decimals)
+    scale = 10**decimals
+    debt_value = -((-debt_units_wad * state.index_price_wad * scale) // (WAD * WAD))
+    vault = attrs.evolve(state.vault, cash=debt_value + equity, debt_units_wad=debt_units_wad)
+    return attrs.evolve(state, params=params, vault=vault)
+
+
+@given(
+    debt_units_wad=st.integers(10**12, 10**19),
+    equity=st.integers(1, 60),
+    cost_bps=st.sampled_from([0, 10, 50, 200]),
+    decimals=st.sampled_from([0, 2, 6]),
+)
+@example(debt_units_wad=10**13, equity=3, cost_bps=0, decimals=0)  # restorable; stale cash says no
+@example(debt_units_wad=10**13, equity=2, cost_bps=0, decimals=6)  # not restorable; stale cash says yes
+def test_the_ripcord_law_excuses_exactly_the_vaults_no_ripcord_trade_restores(
+    debt_units_wad, equity, cost_bps, decimals
+):
+    state = _vault_past_the_ripcord(debt_units_wad, equity, cost_bps, decimals)
+    leverage = current_leverage_wad(state)
+    assert leverage is not None
+    ripcord = state.params.ripcord_leverage_wad
+    draft = Draft(state)
+    rebalance(draft, state.accrued_at, RebalanceReason.RIPCORD)
+    after = current_leverage_wad(draft.state)
+    restored = after is not None and -after <= ripcord
+    assert ripcord_can_restore(state) == restored
+
+
+# Found by `make mutate`: `reporters_min = … min(reporters_min, len(fresh))` → `max`, or the
+# first component's count kept, survived: no test read the quorum a candidate reports.
+def test_a_candidate_price_reports_the_weakest_quorum_behind_it():
+    now = 1_700_000_000
+    components = (Component("BTC", WAD), Component("ETH", WAD), Component("SOL", WAD))
+    counts = {"BTC": 3, "ETH": 1, "SOL": 2}
+    reports = {
+        symbol: {f"r{k}": Report(f"r{k}", (k + 1) * WAD, now - k) for k in range(count)}
+        for symbol, count in counts.items()
+    }
+    candidate = candidate_price(components, reports, now, 3_600, 1)
+    assert candidate is not None
+    assert candidate.reporters_min == 1
+    assert candidate.observed_at == now - 2  # the oldest fresh report of any component
+    assert candidate.component_prices == (("BTC", 2 * WAD), ("ETH", WAD), ("SOL", WAD + WAD // 2))
+    assert candidate.index_price_wad == 2 * WAD + WAD + WAD + WAD // 2
+    assert candidate_price(components, reports, now, 3_600, 2) is None  # ETH lacks a quorum of two
+
+
+# Found by `make mutate`: a quote's `equity_before` (cash less the debt valued up) survived
+# being dropped, negated or valued down: nothing read it.
+def _debt_value_up(units_wad: int, price_wad: int, decimals: int) -> int:
+    return -((-units_wad * price_wad * 10**decimals) // (WAD * WAD))
+
+
+def test_a_quote_books_equity_before_and_after_with_the_debt_valued_up():
+    cash, debt, supply, price = 2_000 * USDC + 17, 1_108_891_108_888_888_888, 998 * WAD, 901 * WAD + 7
+    assert _debt_value_up(debt, price, 6) * WAD * WAD != debt * price * 10**6  # rounding matters here
+    redeem = quote_redeem(cash, debt, supply, price, 6, 100 * WAD, 10, 10)
+    mint = quote_mint(cash, debt, supply, price, 6, 100 * USDC, 10, 10, WAD)
+    for quote in (redeem, mint):
+        assert quote.equity_before == cash - _debt_value_up(debt, price, 6)
+        assert quote.equity_after == quote.cash_after - _debt_value_up(quote.debt_units_after_wad, price, 6)
+
+
+# Found by `make mutate`: in a redemption quote that cannot pay its own trade, a fee of 1,
+# a negative fee, or one base unit taken from the cash went unnoticed (the decision rejects
+# such a quote, but the quote still says what the redemption would do to the vault).
+@pytest.mark.parametrize(
+    ("equity", "tokens"),
+    [
+        (1_100 * USDC, 10**9),  # a dust redemption: its share is below the trade's rounding
+        (1_000, 499 * WAD),  # a vault 10^5 times levered: the trade's cost dwarfs the share
+    ],
+)
+def test_a_redemption_too_small_to_pay_its_trade_is_quoted_with_no_fee_and_no_payout(equity, tokens):
+    debt, supply, price = 1_108_891_108_888_888_888, 998 * WAD, 901 * WAD + 7
+    cash = _debt_value_up(debt, price, 6) + equity
+    quote = quote_redeem(cash, debt, supply, price, 6, tokens, 10, 10)
+    assert quote.gross_out < 0
+    assert quote.fee == 0
+    assert quote.collateral_out == quote.gross_out
+    assert quote.cash_after == cash - quote.purchase_cost - quote.execution_cost
+    assert quote.equity_after == quote.cash_after - _debt_value_up(quote.debt_units_after_wad, price, 6)
+
+
+# Found by `make mutate`: `mul_div_down` → `mul_div_up` in tokens_for_equity_added
+# survived: no test minted where the division left a remainder the minter must not get.
+@pytest.mark.parametrize(
+    ("added", "supply", "equity_before", "tokens"),
+    [(10, 3, 7, 4), (1, 10**21, 3 * 10**9, 333_333_333_333), (999 * USDC, 998 * WAD, 1_001 * USDC + 1, None)],
+)
+def test_tokens_minted_round_down_so_the_holders_before_are_not_diluted(added, supply, equity_before, tokens):
+    minted_tokens = tokens_for_equity_added(added, supply, equity_before)
+    assert minted_tokens * equity_before <= added * supply < (minted_tokens + 1) * equity_before
+    if tokens is not None:
+        assert minted_tokens == tokens
+
+
+# Found by `make mutate`: the rebalance's aim `mul_div_down(equity, target, WAD)` →
+# `mul_div_up` survived: at an integer target the product is exact, and no test used
+# another. Rounded up, the vault would sell up to a base unit of debt past its target.
+def test_a_rebalance_never_sells_debt_past_the_target():
+    params = default_params(-3 * WAD // 2)
+    non_integer_aims = 0
+    for btc in range(50_000, 50_400, 37):
+        scenario = minted(1_000 * USDC + 1, params=params)
+        scenario.report_all({"BTC": btc * WAD, "ETH": btc * WAD // 20})  # a fall: |leverage| drops
+        before = scenario.product
+        trade = only(ev.Rebalanced, scenario.run(cmd.Tick()))
+        assert trade.side == "sell"
+        scale = 10**before.params.collateral_decimals
+        debt_value = _debt_value_up(before.vault.debt_units_wad, before.index_price_wad, 6)
+        aim = Fraction((before.vault.cash - debt_value) * params.target_magnitude_wad, WAD)
+        non_integer_aims += aim.denominator != 1
+        sold = Fraction(trade.units_wad * before.index_price_wad * scale, WAD * WAD)
+        assert debt_value + sold <= aim
+    assert non_integer_aims > 0
