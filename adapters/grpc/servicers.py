@@ -164,7 +164,7 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
     @unary(ORACLE)
     def ReportPrices(  # noqa: N802
         self, request: oracle_pb2.ReportPricesRequest, caller: Caller
-    ) -> oracle_pb2.ReportPriceResponse:
+    ) -> oracle_pb2.ReportPricesResponse:
         caller.require_reporter(request.reporter_id, "ReportPrices")
         if not request.HasField("observed_at"):
             raise InvalidArgument("observed_at is required: when the reporter observed the prices")
@@ -173,7 +173,7 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
             (p.symbol, wire.amount(p.price, f"prices[{i}].price")) for i, p in enumerate(request.prices)
         )
         results = self.deps.app.report_prices(request.reporter_id, observed_at, prices, request.request_id)
-        return oracle_pb2.ReportPriceResponse(outcomes=self._outcomes(results))
+        return oracle_pb2.ReportPricesResponse(outcomes=self._outcomes(results))
 
     def _outcomes(self, results: list[PriceResult]) -> list[oracle_pb2.PriceOutcome]:
         outcomes = []

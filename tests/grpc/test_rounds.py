@@ -17,7 +17,7 @@ HALTED = common_pb2.PRODUCT_STATUS_HALTED
 
 def round_(
     node: Harness, prices: dict[str, int], rid: str, reporter: str = "r1"
-) -> oracle_pb2.ReportPriceResponse:
+) -> oracle_pb2.ReportPricesResponse:
     client = getattr(node, reporter)
     return client.oracle.ReportPrices(
         oracle_pb2.ReportPricesRequest(
