@@ -68,7 +68,7 @@ def test_a_second_node_on_the_same_port_is_refused(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_ready(f"127.0.0.1:{port}")
+        wait_ready(f"127.0.0.1:{port}", timeout_s=90)  # generous: start-up is slow on a busy machine
         refused_in_a_process(
             _serve("--store", f"sqlite:///{tmp_path}/b.db", "--listen", f"127.0.0.1:{port}"),
             f"--listen 127.0.0.1:{port}",
