@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from adapters.rejections import AdapterError
+
 
 class Clock(Protocol):
     def now(self) -> int:
@@ -19,7 +21,7 @@ class SystemClock:
         return int(time.time())
 
 
-class ClockWentBackwards(ValueError):
+class ClockWentBackwards(AdapterError, ValueError):
     """A simulated clock was asked to move back in time."""
 
 

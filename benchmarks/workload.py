@@ -14,10 +14,10 @@ from attrs import frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 
+from adapters.rejections import REJECTIONS
 from adapters.store.node import Node, Request
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
-from domain.errors import DomainError
 from domain.fixedpoint import WAD
 from domain.model import Component
 from domain.params import default_params
@@ -117,7 +117,7 @@ def run_clients(
             began = time.perf_counter()
             try:
                 writer.execute(product_id, command(step, holder), f"{tag}:{number}:{step}", NOW)
-            except DomainError:
+            except REJECTIONS:
                 rejected[number] += 1
             latencies[number].append(time.perf_counter() - began)
 
@@ -141,6 +141,6 @@ def run_clients(
 
 def check_results(results: Sequence[object]) -> None:
     """Setup must not be rejected: a rejected command would make the figures lie."""
-    errors = [r for r in results if isinstance(r, DomainError)]
+    errors = [r for r in results if isinstance(r, REJECTIONS)]
     if errors:
         raise RuntimeError(f"{len(errors)} setup command(s) rejected, first: {errors[0]!r}")

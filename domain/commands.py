@@ -6,10 +6,10 @@ command here is a pure request.
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import field, frozen
 
 from domain.model import Component
-from domain.params import Params
+from domain.params import Params, ParamsChanges, params_changes
 
 
 @frozen
@@ -80,7 +80,13 @@ class Resume(Command):
 
 @frozen
 class UpdateParameters(Command):
-    params: Params
+    """Set some of a product's parameters: ``changes`` holds (name, value) for each field
+    the admin set, in name order; every other field keeps the value the product has when
+    the command is decided. The command is the patch, not the merged result, so a repeat
+    of the request is the same command whatever changed since (SPEC §2). Built from a
+    whole ``Params``, it sets every field."""
+
+    changes: ParamsChanges = field(converter=params_changes)
 
 
 @frozen

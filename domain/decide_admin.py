@@ -33,7 +33,7 @@ from domain.errors import (
 from domain.evolve import evolve
 from domain.model import ProductState
 from domain.oracle import index_price_wad, reconstituted_components
-from domain.params import validate_params
+from domain.params import patched, validate_params
 from domain.validation import check_components, check_product_id
 
 
@@ -68,18 +68,19 @@ def decide_resume(state: ProductState, command: Resume, now: int) -> Draft:
 
 def decide_update_parameters(state: ProductState, command: UpdateParameters, now: int) -> Draft:
     require_not_settled(state)
-    validate_params(command.params)
-    if command.params.collateral_decimals != state.params.collateral_decimals:
+    params = patched(state.params, command.changes)  # merged here: the decision's own state
+    validate_params(params)
+    if params.collateral_decimals != state.params.collateral_decimals:
         raise InvalidParameters("collateral_decimals cannot change after launch")
     draft = Draft(state)
     accrue(draft, now)  # fees up to now accrue at the old rates
     leverage = current_leverage_wad(draft.state)
-    if leverage is not None and -leverage >= command.params.ripcord_leverage_wad:
+    if leverage is not None and -leverage >= params.ripcord_leverage_wad:
         raise InvalidParameters(
             f"current |leverage| {-leverage} is at or past the new ripcord_leverage "
-            f"{command.params.ripcord_leverage_wad}: rebalance first"
+            f"{params.ripcord_leverage_wad}: rebalance first"
         )
-    draft.emit(ev.ParametersUpdated(at=now, previous=state.params, params=command.params))
+    draft.emit(ev.ParametersUpdated(at=now, previous=state.params, params=params))
     settle_or_ripcord(draft, now)
     return draft
 

@@ -99,6 +99,18 @@ def units_down(value: int, price_wad: int, collateral_decimals: int) -> int:
     return mul_div_down(value, WAD * WAD, price_wad * collateral_scale(collateral_decimals))
 
 
+def holding_value_down(tokens: int, nav_per_token_wad: int, collateral_decimals: int) -> int:
+    """Collateral base units that ``tokens`` (18 decimals) are worth at ``nav_per_token_wad``
+    (WAD: whole collateral units per whole token), rounded down: what a position is shown
+    to be worth never exceeds what its tokens could claim.
+
+    pre: 0 <= tokens and 0 <= nav_per_token_wad and 0 <= collateral_decimals <= 18
+    post: __return__ * WAD * WAD <= tokens * nav_per_token_wad * 10**collateral_decimals
+    post: (__return__ + 1) * WAD * WAD > tokens * nav_per_token_wad * 10**collateral_decimals
+    """
+    return mul_div_down(tokens * nav_per_token_wad, collateral_scale(collateral_decimals), WAD * WAD)
+
+
 def signed_ratio_wad(numerator: int, denominator: int) -> int:
     """``numerator / denominator`` as WAD, rounded away from zero (conservative for leverage).
 

@@ -6,6 +6,9 @@ Units are last in names: ``_wad`` is 18-decimal fixed point, ``_bps`` basis poin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import attrs
 from attrs import frozen
 
 from domain.errors import InvalidParameters
@@ -155,3 +158,25 @@ def validate_params(params: Params) -> None:
             f"max_price_move={params.max_price_move_wad}, "
             f"execution_cost_bps={params.execution_cost_bps}"
         )
+
+
+ParamsChanges = tuple[tuple[str, int], ...]
+
+
+def params_changes(value: Params | Iterable[tuple[str, int]]) -> ParamsChanges:
+    """(name, value) pairs in name order: those given, or every field of a whole ``Params``."""
+    if isinstance(value, Params):
+        return tuple((f.name, getattr(value, f.name)) for f in attrs.fields(Params))
+    return tuple(sorted((str(name), amount) for name, amount in value))
+
+
+def patched(params: Params, changes: ParamsChanges) -> Params:
+    """``params`` with ``changes`` applied; ``InvalidParameters`` for a name that is not a
+    parameter or one set twice (bounds are ``validate_params``'s to check)."""
+    names = [name for name, _ in changes]
+    unknown = sorted(set(names) - {f.name for f in attrs.fields(Params)})
+    if unknown:
+        raise InvalidParameters(f"no such parameter: {', '.join(unknown)}")
+    if len(set(names)) != len(names):
+        raise InvalidParameters(f"a parameter is set twice: {names}")
+    return attrs.evolve(params, **dict(changes))

@@ -15,6 +15,7 @@ from domain.fixedpoint import (
     WAD,
     bps_down,
     bps_up,
+    holding_value_down,
     median,
     mul_div_down,
     mul_div_up,
@@ -183,3 +184,16 @@ def test_the_median_of_two_values_one_apart_rounds_down():
 
 def test_the_median_of_three_values_ignores_the_outlier():
     assert median((60_000 * WAD, 1, 61_000 * WAD)) == 60_000 * WAD
+
+
+@given(NON_NEGATIVE, NON_NEGATIVE, DECIMALS)
+def test_a_holding_is_valued_rounding_down_to_the_base_unit(tokens, nav, decimals):
+    exact = Fraction(tokens * nav * 10**decimals, WAD * WAD)
+    assert holding_value_down(tokens, nav, decimals) == math.floor(exact)
+
+
+def test_a_holding_is_valued_at_its_nav_per_whole_token():
+    # 2.5 tokens at NAV 1.2 USDC per token (6 decimals) are worth 3 USDC; a dust holding of
+    # 1 base token unit at that NAV is worth less than one base unit of USDC: nothing.
+    assert holding_value_down(5 * WAD // 2, 12 * WAD // 10, 6) == 3 * 10**6
+    assert holding_value_down(1, 12 * WAD // 10, 6) == 0

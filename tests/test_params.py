@@ -24,7 +24,7 @@ from domain.errors import (
 from domain.fixedpoint import BPS, WAD
 from domain.model import Component
 from domain.params import Params, default_params, is_insolvency_impossible, validate_params
-from tests.support import DEFAULT_COMPONENTS, USDC, Scenario, launched
+from tests.support import DEFAULT_COMPONENTS, USDC, Scenario, launched, minted
 
 NOW = 1_700_000_000
 
@@ -251,3 +251,33 @@ def test_a_second_launch_of_the_same_product_is_rejected():
 def test_a_command_on_a_product_never_launched_is_not_found(command):
     with pytest.raises(ProductNotFound):
         decide(None, command, NOW)
+
+
+# UpdateParameters is a patch ------------------------------------------------------------------
+
+
+def test_an_update_sets_only_its_fields_on_the_parameters_the_product_has_when_decided():
+    scenario = minted()
+    scenario.run(cmd.UpdateParameters((("redeem_fee_bps", 40),)))
+    [updated] = [
+        e
+        for e in scenario.run(cmd.UpdateParameters((("mint_fee_bps", 30),)))
+        if isinstance(e, ev.ParametersUpdated)
+    ]
+    assert updated.params == attrs.evolve(default_params(), mint_fee_bps=30, redeem_fee_bps=40)
+    assert cmd.UpdateParameters((("mint_fee_bps", 30),)) == cmd.UpdateParameters([("mint_fee_bps", 30)])
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ((("mint_fee", 30),), "no such parameter: mint_fee"),
+        ((("mint_fee_bps", 30), ("mint_fee_bps", 31)), "set twice"),
+    ],
+)
+def test_an_update_naming_no_parameter_or_one_twice_is_rejected(changes, message):
+    scenario = minted()
+    before = scenario.product
+    with pytest.raises(InvalidParameters, match=message):
+        scenario.run(cmd.UpdateParameters(changes))
+    assert scenario.product == before

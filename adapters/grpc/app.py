@@ -19,14 +19,17 @@ from attrs import define, field, frozen
 from adapters.clock import SimulatedClock, SystemClock
 from adapters.grpc.errors import TooManyFollowers, WallClockTick
 from adapters.grpc.metrics import Metrics
+from adapters.rejections import REJECTIONS, Rejection
+from adapters.store import price_reports
 from adapters.store.audit import AuditReport, Progress
 from adapters.store.audit import audit as run_audit
-from adapters.store.node import Loaded, Node, Outcome
-from adapters.store.records import StoredProductEvent
+from adapters.store.codec import command_fingerprint
+from adapters.store.node import Loaded, Node, Outcome, RequestIdReused
+from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import DomainError, InvalidArgument, InvalidPriceReport, ProductNotFound
+from domain.errors import InvalidArgument, InvalidPriceReport, ProductNotFound
 from domain.validation import check_reporter_id
 
 ClockMode = Literal["wall", "simulated"]
@@ -38,14 +41,14 @@ WALL_TICK_TOLERANCE_S = 5
 class PriceResult:
     product_id: str
     outcome: Outcome | None
-    error: DomainError | None
+    error: Rejection | None
 
 
 @frozen
 class TickResult:
     product_id: str
     outcome: Outcome | None
-    error: DomainError | None
+    error: Rejection | None
 
 
 @define
@@ -112,7 +115,35 @@ class NodeApp:
         if price_wad <= 0:
             raise InvalidPriceReport(f"price must be positive (WAD), got {price_wad}")
         report = cmd.ReportPrice(symbol, price_wad, observed_at, reporter_id)
-        ids = self.service.fan_out_ids(symbol, request_id)
+        fingerprint = command_fingerprint("", report)
+        every_id = self.service.request_ids(self.product_ids(), request_id)
+        first, handled = price_reports.first_answer(self.node, request_id, every_id)
+        if first is not None:
+            return self._report_again(first, report, fingerprint)
+        # A repeat of a report that every product it went to applied (or that was answered
+        # before records existed): those products only, each answering its first outcome,
+        # whichever products hold the symbol now.
+        ids = handled or self.service.fan_out_ids(symbol, request_id)
+        results = self._fan_out(report, ids)
+        applied = [r for r in results if r.outcome is not None]
+        if not applied:
+            assert results[0].error is not None
+            raise results[0].error
+        if len(applied) < len(results):
+            # Applied by some, rejected by others: keep which products it went to and what
+            # the ones that rejected it said (no marker holds that), for a repeat.
+            price_reports.record(
+                self.node,
+                request_id,
+                fingerprint,
+                [(r.product_id, ids[r.product_id] if r.outcome else None, r.error) for r in results],
+            )
+        for result in applied:
+            assert result.outcome is not None
+            self._after(result.product_id, result.outcome)
+        return results
+
+    def _fan_out(self, report: cmd.ReportPrice, ids: dict[str, str]) -> list[PriceResult]:
         now = self.now()
         writer = self.service.writer
         pending = [(pid, writer.submit(pid, report, rid, now)) for pid, rid in ids.items()]
@@ -120,15 +151,31 @@ class NodeApp:
         for pid, future in pending:
             try:
                 results.append(PriceResult(pid, future.result(), None))
-            except DomainError as error:
+            except REJECTIONS as error:
                 results.append(PriceResult(pid, None, error))
-        applied = [r for r in results if r.outcome is not None]
-        if not applied:
-            assert results[0].error is not None
-            raise results[0].error
-        for result in applied:
-            assert result.outcome is not None
-            self._after(result.product_id, result.outcome)
+        return results
+
+    def _report_again(
+        self, first: PriceReportRecorded, report: cmd.ReportPrice, fingerprint: str
+    ) -> list[PriceResult]:
+        """A repeat of a recorded fan-out: the same products in the same order; those that
+        applied it answer their first outcome (their markers), the others their first
+        rejection, and products launched since are not sent it."""
+        if first.fingerprint != fingerprint:
+            raise RequestIdReused(
+                f"request_id {first.request_id!r} was used for a different price report; use a new request id"
+            )
+        report_ids = {row["product_id"]: row["request_id"] for row in first.outcomes if "request_id" in row}
+        replays = {r.product_id: r for r in self._fan_out(report, report_ids)}
+        results = []
+        for row in first.outcomes:
+            pid = row["product_id"]
+            if pid in replays:
+                results.append(replays[pid])
+            else:
+                results.append(
+                    PriceResult(pid, None, price_reports.rejection_of(row["error"], row["message"]))
+                )
         return results
 
     def tick(self, now: int | None) -> tuple[int, list[TickResult]]:
@@ -153,7 +200,7 @@ class NodeApp:
         for pid, future in pending:
             try:
                 results.append(TickResult(pid, future.result(), None))
-            except DomainError as error:
+            except REJECTIONS as error:
                 results.append(TickResult(pid, None, error))
         for result in results:
             if result.outcome is not None:

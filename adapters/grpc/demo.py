@@ -1,4 +1,4 @@
-"""``iit demo``: the scripted market of ``adapters.demo``, played against a real node.
+"""``iit demo``: the scripted market (constants in ``adapters.demo``), played against a real node.
 
 A node is started in-process on 127.0.0.1 port 0 with a temporary SQLite store, a
 simulated clock and a bearer token per actor; then an admin, three oracle reporters and
@@ -214,7 +214,7 @@ class Driver:
 
 
 def script(d: Driver) -> None:
-    """The story of ``adapters.demo.run_demo``, told through the node's API."""
+    """The demo's story, told through the node's API."""
     t = START
     d.launch()
     d.move(t, "3 reporters publish prices", _prices(60_000, 3_000, 150))

@@ -1,9 +1,12 @@
-"""The one table from rejections to gRPC status codes (SPEC §5).
+"""The one table from every rejection to its gRPC status code (SPEC §5).
 
-Every named domain error is listed (a test checks that the table is total over
-``domain.errors`` and agrees with each class's ``code``), with the adapters' own
-rejections: a reused request id, a lost race, a clock asked to go back, and the two
-credential failures. A status message is ``<ErrorName>: <what was wrong>``.
+Every class that can reject a call is listed by name, whoever raises it: the domain
+(``domain.errors``), the idempotency store, the store and its writer, the clock, the
+server and the credentials (``adapters.rejections.AdapterError`` and its subclasses). A
+test walks every subclass of both bases and fails on one missing here, and checks that
+each domain error's ``code`` agrees. A store or writer that could not take a command is
+``UNAVAILABLE``: nothing was applied and the same request id may be retried. Anything not
+in the table is a bug (``INTERNAL``). A status message is ``<ErrorName>: <what was wrong>``.
 """
 
 from __future__ import annotations
@@ -13,23 +16,25 @@ from collections.abc import Mapping
 import grpc
 
 from adapters.clock import ClockWentBackwards
-from adapters.store.node import ConcurrencyConflict, RequestIdReused
+from adapters.rejections import AdapterError
+from adapters.store.node import ConcurrencyConflict, RequestIdReused, StoreWriteFailed
+from adapters.store.writer import WriterClosed
 from domain import errors as de
 
 
-class WallClockTick(de.DomainError):
+class WallClockTick(AdapterError):
     """Tick(now) on a node that runs on the wall clock, with a ``now`` that is not now."""
 
 
-class TooManyFollowers(Exception):
+class TooManyFollowers(AdapterError):
     """Every slot for a following StreamEvents is taken (each holds a server thread)."""
 
 
-class Unauthenticated(Exception):
+class Unauthenticated(AdapterError):
     """No bearer token, or one the node does not know."""
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(AdapterError):
     """The caller's role may not call this RPC, or not on this holder or reporter."""
 
 
@@ -65,6 +70,9 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     WallClockTick: S.FAILED_PRECONDITION,
     # Retry: other writers won the race every time.
     ConcurrencyConflict: S.ABORTED,
+    # Retry with the same request id: the store or its writer could not take the command.
+    StoreWriteFailed: S.UNAVAILABLE,
+    WriterClosed: S.UNAVAILABLE,
     # Capacity: following streams are limited so that they cannot starve other RPCs.
     TooManyFollowers: S.RESOURCE_EXHAUSTED,
     # Credentials.
@@ -74,7 +82,10 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
 
 
 def status_of(error: Exception) -> grpc.StatusCode | None:
-    """The status of a known rejection (its nearest listed class), or None for a bug."""
+    """The status of a known rejection (its nearest listed class), or None for a bug.
+
+    Every rejection class is listed itself (the test sees to it); the walk up the classes
+    is only for a subclass a test or plug-in defines."""
     for cls in type(error).__mro__:
         status = STATUS_OF.get(cls)
         if status is not None:

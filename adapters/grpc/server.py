@@ -140,6 +140,7 @@ class RunningNode:
         if self._keeper is not None:
             self._keeper.join(timeout=5)
         self.app.service.close()  # the writer finishes what it took, then stops
+        self.app.node.close()  # and the store's connections go (PostgreSQL counts them)
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()

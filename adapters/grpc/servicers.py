@@ -25,16 +25,18 @@ from adapters.grpc.stubs import (
     token_pb2,
     token_pb2_grpc,
 )
+from adapters.store.node import Outcome
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import nav_wad
 from domain.errors import InvalidArgument
 
 
-def _product(servicer: Base, product_id: str) -> common_pb2.Product:
-    """The product as stored now (after the command, or its first result on a replay)."""
-    loaded = servicer.deps.app.load(product_id)
-    return wire.product(loaded.state, loaded.version)
+def _product(outcome: Outcome) -> common_pb2.Product:
+    """The product as the command left it (on a replay: as the first one did), never the
+    product as stored now: a repeat answers the first reply whatever happened since."""
+    assert outcome.state is not None
+    return wire.product(outcome.state, outcome.version)
 
 
 class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
@@ -46,30 +48,25 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
             request.product_id, wire.components(list(request.components)), wire.params(request.params, None)
         )
         outcome = self.deps.app.execute(request.product_id, command, request.request_id)
-        return admin_pb2.LaunchProductResponse(
-            product=_product(self, request.product_id), replayed=outcome.replayed
-        )
+        return admin_pb2.LaunchProductResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Pause(self, request: admin_pb2.PauseRequest, caller: Caller) -> admin_pb2.PauseResponse:  # noqa: N802
         outcome = self.deps.app.execute(request.product_id, cmd.Pause(), request.request_id)
-        return admin_pb2.PauseResponse(product=_product(self, request.product_id), replayed=outcome.replayed)
+        return admin_pb2.PauseResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Resume(self, request: admin_pb2.ResumeRequest, caller: Caller) -> admin_pb2.ResumeResponse:  # noqa: N802
         outcome = self.deps.app.execute(request.product_id, cmd.Resume(), request.request_id)
-        return admin_pb2.ResumeResponse(product=_product(self, request.product_id), replayed=outcome.replayed)
+        return admin_pb2.ResumeResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def UpdateParameters(  # noqa: N802
         self, request: admin_pb2.UpdateParametersRequest, caller: Caller
     ) -> admin_pb2.UpdateParametersResponse:
-        current = self.deps.app.load(request.product_id).state.params
-        command = cmd.UpdateParameters(wire.params(request.params, current))
+        command = cmd.UpdateParameters(wire.params_changes(request.params))
         outcome = self.deps.app.execute(request.product_id, command, request.request_id)
-        return admin_pb2.UpdateParametersResponse(
-            product=_product(self, request.product_id), replayed=outcome.replayed
-        )
+        return admin_pb2.UpdateParametersResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def ResolveHalt(  # noqa: N802
@@ -78,9 +75,7 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
         outcome = self.deps.app.execute(
             request.product_id, cmd.ResolveHalt(request.accept), request.request_id
         )
-        return admin_pb2.ResolveHaltResponse(
-            product=_product(self, request.product_id), replayed=outcome.replayed
-        )
+        return admin_pb2.ResolveHaltResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Reconstitute(  # noqa: N802
@@ -92,16 +87,14 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
         )
         command = cmd.ReconstituteIndex(wire.components(list(request.components)), prices)
         outcome = self.deps.app.execute(request.product_id, command, request.request_id)
-        return admin_pb2.ReconstituteResponse(
-            product=_product(self, request.product_id), replayed=outcome.replayed
-        )
+        return admin_pb2.ReconstituteResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Settle(self, request: admin_pb2.SettleRequest, caller: Caller) -> admin_pb2.SettleResponse:  # noqa: N802
         outcome = self.deps.app.execute(request.product_id, cmd.SettleProduct(), request.request_id)
         settled = events_of(outcome, ev.Settled)
         return admin_pb2.SettleResponse(
-            product=_product(self, request.product_id),
+            product=_product(outcome),
             bad_debt=str(settled[0].bad_debt if settled else 0),
             replayed=outcome.replayed,
         )
@@ -139,7 +132,7 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
                 oracle_pb2.PriceOutcome(
                     product_id=result.product_id,
                     applied=True,
-                    product=_product(self, result.product_id),
+                    product=_product(result.outcome),
                     price_accepted=bool(events_of(result.outcome, ev.PriceAccepted)),
                     halted=bool(events_of(result.outcome, ev.CircuitBreakerTripped)),
                     ripcord=any(r.reason == "ripcord" for r in rebalances),
@@ -154,9 +147,7 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
         caller.require_reporter(request.reporter_id, "ReportFundingRate")
         rate = wire.signed(request.funding_rate, "funding_rate")
         outcome = self.deps.app.execute(request.product_id, cmd.ReportFundingRate(rate), request.request_id)
-        return oracle_pb2.ReportFundingRateResponse(
-            product=_product(self, request.product_id), replayed=outcome.replayed
-        )
+        return oracle_pb2.ReportFundingRateResponse(product=_product(outcome), replayed=outcome.replayed)
 
 
 class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
@@ -246,7 +237,7 @@ class KeeperServicer(Base, keeper_pb2_grpc.KeeperServiceServicer):
             reason=str(trades[0].reason) if trades else "",
             leverage_before=str(trades[0].leverage_before_wad) if trades else "",
             leverage_after=str(trades[-1].leverage_after_wad) if trades else "",
-            product=_product(self, request.product_id),
+            product=_product(outcome),
             replayed=outcome.replayed,
         )
 

@@ -14,9 +14,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from adapters.grpc.stubs import common_pb2
 from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
-from domain.fixedpoint import WAD
+from domain.fixedpoint import WAD, holding_value_down
 from domain.model import Component, ProductState, Status
-from domain.params import Params, default_params
+from domain.params import Params, ParamsChanges, default_params
+from domain.params import params_changes as params_changes_of
 
 # Amounts fit in 128 bits: 3.4e38 base units is beyond any real supply, and a bound keeps
 # arithmetic and storage of a hostile request small.
@@ -101,10 +102,9 @@ _INT_PARAMS = (
 )
 
 
-def params(message: common_pb2.Params, base: Params | None) -> Params:
-    """Domain parameters from the wire: unset fields take ``base`` (on update, the product's
-    current parameters) or, at launch, ``default_params`` scaled to the target leverage.
-    Bounds are the domain's to check (``validate_params``), with its messages."""
+def params_changes(message: common_pb2.Params) -> ParamsChanges:
+    """The parameters the client set, by domain name, in name order: an update's patch
+    (the domain merges it into the product's parameters when it decides the command)."""
     changes: dict[str, int] = {}
     for wire_name, domain_name in _STRING_PARAMS.items():
         if message.HasField(wire_name):  # type: ignore[arg-type]  # names from a fixed table
@@ -112,6 +112,14 @@ def params(message: common_pb2.Params, base: Params | None) -> Params:
     for name in _INT_PARAMS:
         if message.HasField(name):  # type: ignore[arg-type]
             changes[name] = getattr(message, name)
+    return params_changes_of(changes.items())
+
+
+def params(message: common_pb2.Params, base: Params | None) -> Params:
+    """Domain parameters from the wire: unset fields take ``base`` or, at launch (None),
+    ``default_params`` scaled to the target leverage. Bounds are the domain's to check
+    (``validate_params``), with its messages."""
+    changes = dict(params_changes(message))
     if base is None:
         base = default_params(changes.get("target_leverage_wad", -WAD))
     return attrs.evolve(base, **changes)
@@ -174,10 +182,8 @@ def product(state: ProductState, version: int) -> common_pb2.Product:
 
 
 def position_value(state: ProductState, tokens: int) -> int:
-    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded
-    down: tokens (18 decimals) x NAV (WAD, whole collateral units per whole token)."""
-    scale: int = 10**state.params.collateral_decimals
-    return tokens * nav_wad(state) * scale // (WAD * WAD)
+    """What ``tokens`` are worth at the product's NAV, in collateral base units, rounded down."""
+    return holding_value_down(tokens, nav_wad(state), state.params.collateral_decimals)
 
 
 def position(state: ProductState, holder_id: str) -> common_pb2.Position:

@@ -15,6 +15,7 @@ import click
 from tqdm import tqdm
 
 from adapters.formatting import wad_of
+from adapters.rejections import REJECTIONS
 from adapters.simulate.paths import (
     FUNDING_COLUMN,
     PathError,
@@ -189,7 +190,7 @@ def execute(
     bar = progress_factory(total) if progress_factory else None
     try:
         runs = run_backtest(driver, path, setup, policies, prefix, bar.update if bar is not None else None)
-    except DomainError as error:
+    except REJECTIONS as error:
         raise click.ClickException(f"the domain rejected a step: {type(error).__name__}: {error}") from error
     finally:
         if bar is not None:

@@ -20,6 +20,7 @@ from domain import commands
 from domain.commands import Command
 from domain.events import ALL_EVENT_TYPES, Event
 from domain.model import ProductState
+from domain.params import Params
 
 JSONDict = dict[str, Any]
 Upcaster = Callable[[JSONDict], JSONDict]
@@ -110,6 +111,17 @@ def decode_command(body: JSONDict) -> Command:
 def command_fingerprint(product_id: str, command: Command) -> str:
     """What makes two requests the same command: its type, product and arguments."""
     body = {"product_id": product_id, "type": type(command).__name__, "args": converter.unstructure(command)}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def legacy_update_fingerprint(product_id: str, params: Params) -> str:
+    """The fingerprint an ``UpdateParameters`` had before its command was a patch: of the
+    whole parameters the servicer had merged (which its ``ParametersUpdated`` records)."""
+    body = {
+        "product_id": product_id,
+        "type": "UpdateParameters",
+        "args": {"params": converter.unstructure(params)},
+    }
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 

@@ -30,12 +30,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import IO, Any
 
+from adapters.rejections import REJECTIONS
 from adapters.store.codec import decode_command
 from adapters.store.node import Node, Outcome
 from adapters.store.url import DEFAULT_STORE_URL
 from adapters.store.writer import GroupCommitWriter
 from domain.commands import Command
-from domain.errors import DomainError
 
 EXIT_COULD_NOT_RUN = 2
 
@@ -52,7 +52,7 @@ def _submit_now(node: Node) -> Submit:
         future: Future[Outcome] = Future()
         try:
             future.set_result(node.execute(product_id, command, request_id, now))
-        except DomainError as error:
+        except REJECTIONS as error:
             future.set_exception(error)
         return future
 
@@ -89,7 +89,7 @@ def _acknowledgement(
         return reply
     try:
         outcome = reply.result()
-    except DomainError as error:
+    except REJECTIONS as error:
         return {"request_id": request_id, "ok": False, "error": type(error).__name__, "detail": str(error)}
     loaded = node.load(product_id)
     return {

@@ -30,6 +30,7 @@ from attrs import define, field, frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
+from adapters.rejections import REJECTIONS, AdapterError, Rejection
 from adapters.store.codec import (
     GENESIS_HASH,
     EncodedPayload,
@@ -40,6 +41,7 @@ from adapters.store.codec import (
     decode_state,
     encode_event,
     encode_state,
+    legacy_update_fingerprint,
 )
 from adapters.store.lookup import batch_view
 from adapters.store.records import (
@@ -52,13 +54,14 @@ from adapters.store.records import (
     request_stream_id,
 )
 from adapters.store.url import store_env
-from domain.commands import Command, LaunchProduct
+from domain.commands import Command, LaunchProduct, UpdateParameters
 from domain.decide import decide_and_apply
 from domain.draft import Draft
-from domain.errors import DomainError, InvalidArgument
-from domain.events import Event
+from domain.errors import InvalidArgument, InvalidParameters
+from domain.events import Event, ParametersUpdated
 from domain.evolve import evolve
 from domain.model import ProductState
+from domain.params import patched
 
 CONFLICT_RETRIES = 16
 CONFLICT_BACKOFF_S = 0.002
@@ -69,22 +72,16 @@ SNAPSHOT_INTERVAL_ENV = "IIT_SNAPSHOT_INTERVAL"
 REQUEST_ID_MAX_LEN = 128
 
 
-class RequestIdReused(DomainError):
+class RequestIdReused(AdapterError):
     """A request id was used before for a different command."""
 
-    code = "ALREADY_EXISTS"
 
-
-class ConcurrencyConflict(DomainError):
+class ConcurrencyConflict(AdapterError):
     """Other writers kept winning the race for this product; the command was not applied."""
 
-    code = "ABORTED"
 
-
-class StoreWriteFailed(DomainError):
+class StoreWriteFailed(AdapterError):
     """The store did not commit a batch; none of its requests was applied."""
-
-    code = "UNAVAILABLE"
 
 
 @frozen
@@ -108,14 +105,20 @@ class Loaded:
 
 @frozen
 class Outcome:
-    """The reply to a command: the events it caused and the state after them.
+    """The reply to a command: the events it caused, the state right after them and the
+    version of the product's stream they end at. Every field of an RPC's reply is built
+    from these alone, never from the product as it is later (SPEC §2: a repeat answers the
+    first reply field for field).
 
     ``replayed`` is true when the request id had been handled before and this is the
-    first result returned again."""
+    first result returned again: the same events, state and version, rebuilt from the log
+    as of the command's last event (so it holds after a restart and whatever was written
+    since)."""
 
     events: tuple[Event, ...]
     state: ProductState | None
     replayed: bool
+    version: int = 0
 
 
 @define
@@ -137,7 +140,7 @@ class _Batch:
 
 def _repeat_in_batch(
     request_id: str, fingerprint: str, earlier: tuple[str, str, Outcome]
-) -> Outcome | DomainError:
+) -> Outcome | Rejection:
     """The same request id twice in one batch: the first result again, or the reuse error."""
     earlier_fingerprint, product_id, outcome = earlier
     if earlier_fingerprint != fingerprint:
@@ -145,7 +148,7 @@ def _repeat_in_batch(
             f"request_id {request_id!r} was used for a different command "
             f"(on product {product_id}); use a new request id"
         )
-    return Outcome(outcome.events, outcome.state, replayed=True)
+    return Outcome(outcome.events, outcome.state, replayed=True, version=outcome.version)
 
 
 class Node(Application[Any]):
@@ -261,11 +264,11 @@ class Node(Application[Any]):
     def execute(self, product_id: str, command: Command, request_id: str, now: int) -> Outcome:
         """Decide ``command`` for ``product_id`` at ``now`` and store what it causes, once."""
         result = self.execute_batch([Request(product_id, command, request_id, now)])[0]
-        if isinstance(result, DomainError):
+        if isinstance(result, REJECTIONS):
             raise result
         return result
 
-    def execute_batch(self, requests: Sequence[Request]) -> list[Outcome | DomainError]:
+    def execute_batch(self, requests: Sequence[Request]) -> list[Outcome | Rejection]:
         """Decide ``requests`` one after another, each on the state the ones before it left,
         and store all their events and idempotency markers in ONE transaction (group
         commit). Each result is an outcome or the named error that rejected that request;
@@ -375,7 +378,7 @@ class Node(Application[Any]):
         listed = batch.listed_at_start
         return any(True for _ in self.events.get(REGISTRY_STREAM_ID, gt=listed or None, limit=1))
 
-    def _decide_into(self, batch: _Batch, request: Request) -> Outcome | DomainError:
+    def _decide_into(self, batch: _Batch, request: Request) -> Outcome | Rejection:
         """Decide one request of a batch and add its records to the batch."""
         product_id, command, request_id = request.product_id, request.command, request.request_id
         try:
@@ -384,7 +387,7 @@ class Node(Application[Any]):
             earlier = batch.requests.get(request_id)
             if earlier is not None:
                 return _repeat_in_batch(request_id, fingerprint, earlier)
-            replay = self._replay_of(request_id, fingerprint, batch.markers.get(request_id))
+            replay = self._replay_of(request_id, fingerprint, batch.markers.get(request_id), command)
             if replay is not None:
                 return replay
             if product_id not in batch.working:
@@ -393,12 +396,17 @@ class Node(Application[Any]):
                 batch.working[product_id] = loaded
             loaded = batch.working[product_id]
             decided = decide_and_apply(loaded.state if loaded else None, command, request.now)
-        except DomainError as error:
+        except REJECTIONS as error:
             return error
         events = decided.events
         after = self._add_records(batch, product_id, loaded, decided, request_id, fingerprint)
         batch.working[product_id] = after
-        outcome = Outcome(tuple(events), after.state if after else None, replayed=False)
+        outcome = Outcome(
+            tuple(events),
+            after.state if after else None,
+            replayed=False,
+            version=after.version if after else 0,
+        )
         batch.requests[request_id] = (fingerprint, product_id, outcome)
         return outcome
 
@@ -414,7 +422,7 @@ class Node(Application[Any]):
         return store_max, markers
 
     def _confirm_optimistic(
-        self, requests: Sequence[Request], results: list[Outcome | DomainError], known_max: int
+        self, requests: Sequence[Request], results: list[Outcome | Rejection], known_max: int
     ) -> bool:
         """Whether an optimistic batch's answers stand. A request that caused events cannot
         be wrong unnoticed: on a state another writer moved on, or as a repeat, its commit
@@ -426,7 +434,7 @@ class Node(Application[Any]):
         quiet = [
             i
             for i, result in enumerate(results)
-            if isinstance(result, DomainError) or (not result.events and not result.replayed)
+            if isinstance(result, REJECTIONS) or (not result.events and not result.replayed)
         ]
         if not quiet:
             return True
@@ -438,23 +446,25 @@ class Node(Application[Any]):
             marker = markers.get(request.request_id)
             if marker is None:
                 continue
-            if not isinstance(results[i], DomainError):
+            if not isinstance(results[i], REJECTIONS):
                 return False  # a repeat that would store a second marker: decide it as one
             try:
                 fingerprint = command_fingerprint(request.product_id, request.command)
-                replay = self._replay_of(request.request_id, fingerprint, marker)
-            except DomainError as error:
+                replay = self._replay_of(request.request_id, fingerprint, marker, request.command)
+            except REJECTIONS as error:
                 results[i] = error
                 continue
             if replay is not None:
                 results[i] = replay
         return True
 
-    def _replay_of(self, request_id: str, fingerprint: str, marker: RequestRecorded | None) -> Outcome | None:
+    def _replay_of(
+        self, request_id: str, fingerprint: str, marker: RequestRecorded | None, command: Command
+    ) -> Outcome | None:
         """The first result of a request handled before (``marker``), or None if it never was."""
         if marker is None:
             return None
-        if marker.fingerprint != fingerprint:
+        if marker.fingerprint != fingerprint and not self._same_legacy_update(marker, command):
             raise RequestIdReused(
                 f"request_id {request_id!r} was used for a different command "
                 f"(on product {marker.product_id}); use a new request id"
@@ -469,7 +479,27 @@ class Node(Application[Any]):
         # The first result's state (right after its events), not the state now: a retry
         # must get the reply the lost one carried, whatever was written since.
         loaded = self.load_cold(marker.product_id, last_version)
-        return Outcome(events, loaded.state if loaded else None, replayed=True)
+        return Outcome(
+            events, loaded.state if loaded else None, replayed=True, version=loaded.version if loaded else 0
+        )
+
+    def _same_legacy_update(self, marker: RequestRecorded, command: Command) -> bool:
+        """Whether ``marker`` is of this ``UpdateParameters`` as handled before the command
+        was a patch: its fingerprint is of the merged parameters its event records, and
+        this patch merged into the parameters before it gives the same."""
+        if not isinstance(command, UpdateParameters) or not marker.event_count:
+            return False
+        last_version = marker.first_version + marker.event_count - 1
+        for record in self.stored_events(marker.product_id, marker.first_version - 1, last_version):
+            event = decode_event(record.type, record.schema, record.payload)
+            if isinstance(event, ParametersUpdated):
+                try:
+                    merged = patched(event.previous, command.changes)
+                except InvalidParameters:
+                    return False
+                legacy = legacy_update_fingerprint(marker.product_id, event.params)
+                return marker.fingerprint == legacy and merged == event.params
+        return False
 
     def _add_records(
         self,

@@ -89,3 +89,23 @@ class ProductSnapshot(_Record):
 
     state: dict[str, Any]
     last_hash: str
+
+
+def price_report_stream_id(request_id: str) -> UUID:
+    return uuid5(NAMESPACE, "price-report:" + request_id)
+
+
+class PriceReportRecorded(_Record):
+    """A price report fanned out to products, as first answered: written once at least one
+    product applied it, so that a repeat answers the same products the same way (those
+    that applied it replay their own markers; the rejections and the list are this
+    record's), whatever products were launched or changed since.
+
+    Fields: ``request_id`` (the client's), ``fingerprint`` (of the report),
+    ``outcomes``: per product in the order answered, ``{"product_id", "request_id"}``
+    (the product's own request id) when applied, or ``{"product_id", "error",
+    "message"}`` (the rejection's class name and message)."""
+
+    request_id: str
+    fingerprint: str
+    outcomes: list[dict[str, str]]

@@ -53,7 +53,7 @@ class NodeService:
         products = self.holders_of(symbol)
         if not products:
             raise InvalidPriceReport(f"no product holds {symbol!r}")
-        ids = {pid: f"{request_id}#{pid}" for pid in products}
+        ids = self.request_ids(products, request_id)
         too_long = [i for i in ids.values() if len(i) > REQUEST_ID_MAX_LEN]
         if too_long:
             raise InvalidArgument(
@@ -61,6 +61,10 @@ class NodeService:
                 f"than {REQUEST_ID_MAX_LEN} characters"
             )
         return ids
+
+    def request_ids(self, products: tuple[str, ...], request_id: str) -> dict[str, str]:
+        """Each product's own request id for a report fanned out under ``request_id``."""
+        return {pid: f"{request_id}#{pid}" for pid in products}
 
     def report_price(
         self, symbol: str, price_wad: int, observed_at: int, reporter_id: str, request_id: str

@@ -18,17 +18,15 @@ from concurrent.futures import Future
 
 from attrs import frozen
 
+from adapters.rejections import REJECTIONS, AdapterError
 from adapters.store.node import Node, Outcome, Request
 from domain.commands import Command
-from domain.errors import DomainError
 
 MAX_BATCH = 1_024
 
 
-class WriterClosed(DomainError):
+class WriterClosed(AdapterError):
     """The writer was closed before it could take the request; nothing was applied."""
-
-    code = "UNAVAILABLE"
 
 
 @frozen
@@ -103,7 +101,7 @@ class GroupCommitWriter:
         self.batches += 1
         self.requests += len(batch)
         for pending, result in zip(batch, results, strict=True):
-            if isinstance(result, DomainError):
+            if isinstance(result, REJECTIONS):
                 pending.reply.set_exception(result)
             else:
                 pending.reply.set_result(result)

@@ -3,15 +3,22 @@ the contract names reaches a client with a message saying what was wrong, writin
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 
 import grpc
 import pytest
 
+import adapters
+import domain
+import invariants
 from adapters.clock import ClockWentBackwards
 from adapters.grpc.errors import STATUS_OF, status_of
 from adapters.grpc.stubs import admin_pb2, common_pb2, token_pb2
-from adapters.store.node import ConcurrencyConflict, RequestIdReused
+from adapters.rejections import AdapterError
+from adapters.store.node import ConcurrencyConflict, RequestIdReused, StoreWriteFailed
+from adapters.store.writer import WriterClosed
 from domain import errors as de
 from tests.grpc.conftest import USDC
 from tests.grpc.helpers import rejected
@@ -30,6 +37,79 @@ def test_the_adapters_rejections_have_their_codes():
     assert status_of(ConcurrencyConflict("x")) == grpc.StatusCode.ABORTED
     assert status_of(ClockWentBackwards("x")) == grpc.StatusCode.FAILED_PRECONDITION
     assert status_of(ValueError("a bug")) is None
+
+
+def test_a_store_or_writer_that_could_not_take_a_command_is_unavailable():
+    """Their message says "retry with the same request_id": UNAVAILABLE is the status that
+    tells a client to do exactly that (FAILED_PRECONDITION would say: not until the state
+    changes)."""
+    assert status_of(StoreWriteFailed("x")) == grpc.StatusCode.UNAVAILABLE
+    assert status_of(WriterClosed("x")) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_adapter_rejections_are_not_domain_errors():
+    for cls in _subclasses(AdapterError):
+        assert not issubclass(cls, de.DomainError), cls
+        assert "code" not in vars(cls), f"{cls.__name__}: its status is the table's alone"
+
+
+# Exceptions of the project that never reach a client as a rejection, and why: each stops
+# a command-line run or the start of a node, or is a failure reported as INTERNAL.
+NOT_REJECTIONS = {
+    "AuthConfigError": "the auth file is invalid: the node does not start",
+    "ConfigError": "the serve options are invalid: the node does not start",
+    "StoreUrlError": "the store URL is invalid: the node or the command does not start",
+    "PathError": "iit simulate: a bad price path, a usage error",
+    "PolicyError": "iit simulate: a bad policy, a usage error",
+    "SampleDataMissing": "iit simulate: sample data not installed, a usage error",
+    "AuditProcessFailed": "an audit worker crashed or the store shrank: a failure, INTERNAL and logged",
+}
+
+
+def _project_modules() -> list[str]:
+    names = []
+    for package in (adapters, domain, invariants):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".generated" not in info.name:
+                names.append(info.name)
+    return names
+
+
+def _subclasses(base: type) -> list[type]:
+    found, todo = [], list(base.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.split(".")[0] in {"adapters", "domain", "invariants"}:
+            found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_error_class_the_code_can_raise_is_in_the_table():
+    """Import every module of the node, then walk every subclass of both rejection bases:
+    each must be a key of the table itself (not only through a base class), so a new
+    error is given its status on purpose. Any other exception class the project defines
+    must be one of the few known not to reach a client."""
+    for name in _project_modules():
+        importlib.import_module(name)
+    rejections = _subclasses(de.DomainError) + _subclasses(AdapterError)
+    assert len(rejections) >= 25, "the walk found too few classes to be real"
+    missing = sorted(cls.__qualname__ for cls in rejections if cls not in STATUS_OF)
+    assert not missing, f"not in adapters.grpc.errors.STATUS_OF: {missing}"
+    for cls in rejections:
+        if issubclass(cls, de.DomainError):
+            assert STATUS_OF[cls].name == cls.code, cls
+    others = sorted(
+        {
+            cls.__name__
+            for name in _project_modules()
+            for _, cls in inspect.getmembers(importlib.import_module(name), inspect.isclass)
+            if issubclass(cls, BaseException)
+            and cls.__module__ == name
+            and not issubclass(cls, de.DomainError | AdapterError)
+        }
+    )
+    assert others == sorted(NOT_REJECTIONS), "a new exception class: give it a status or say why not"
 
 
 def _unchanged(node, call, code, *fragments):

@@ -14,7 +14,7 @@ import pytest
 from adapters.store.audit import audit
 from adapters.store.node import Node, Outcome, Request, RequestIdReused, StoreWriteFailed
 from adapters.store.records import RequestRecorded
-from adapters.store.writer import GroupCommitWriter
+from adapters.store.writer import GroupCommitWriter, WriterClosed
 from domain import commands as cmd
 from domain.errors import DomainError, InsufficientBalance
 from tests.store.test_node import T0, event_count, launched_node
@@ -194,6 +194,6 @@ def test_a_closed_writer_finishes_what_it_took_and_refuses_the_rest(store_url):
     futures = [writer.submit("P", cmd.Mint(f"h{i}", 10 * USDC, 0), f"m{i}", T0 + 1) for i in range(20)]
     writer.close()
     assert all(isinstance(f.result(), Outcome) for f in futures)
-    with pytest.raises(DomainError, match="shutting down"):
+    with pytest.raises(WriterClosed, match="shutting down"):
         writer.execute("P", cmd.Mint("late", 10 * USDC, 0), "late", T0 + 1)
     assert Node.open(store_url).load("P").state.balance_of("late") == 0

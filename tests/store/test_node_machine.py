@@ -37,6 +37,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from adapters.rejections import REJECTIONS
 from adapters.store.audit import audit
 from adapters.store.codec import decode_event
 from adapters.store.node import ConcurrencyConflict, Node, Outcome, RequestIdReused
@@ -384,7 +385,7 @@ class NodeMachine(RuleBasedStateMachine):
                     except ConcurrencyConflict as error:
                         # Two writers and a handful of commands must never exhaust the retries.
                         failures.append(error)
-                    except DomainError:
+                    except REJECTIONS:
                         pass  # judged after the race: a rejected request must have no events
             except BaseException as error:
                 failures.append(error)
