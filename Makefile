@@ -67,7 +67,7 @@ deep: setup
 	HYPOTHESIS_PROFILE=deep $(RUN) pytest
 
 # Mutation testing of domain/ and invariants/ (issue 18; README "Mutation testing"): not in
-# CI, about an hour on two cores. MUTATE_ARGS="domain.oracle" runs one module,
+# CI: hours on two shared cores. MUTATE_ARGS="domain.oracle" runs one module,
 # MUTATE_ARGS=--report-only reprints the last table.
 mutate: setup
 	HYPOTHESIS_PROFILE=mutate nice -n 19 $(RUN) python scripts/mutate.py $(MUTATE_ARGS)
