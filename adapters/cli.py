@@ -24,6 +24,14 @@ LAZY: dict[str, tuple[str, str]] = {
         "adapters.grpc.cli:activity",
         "A holder's activity (mints, redemptions, transfers), page by page.",
     ),
+    "nav": (
+        "adapters.grpc.nav_cli:nav",
+        "A product's NAV history (GetNavHistory), exactly, as a table or JSON.",
+    ),
+    "dashboard": (
+        "adapters.dashboard.cli:dashboard",
+        "Serve the live web dashboard of a node (a read-only gRPC client of it).",
+    ),
     "simulate": ("adapters.simulate.cli:simulate", "Backtest a product on a price path (GBM or CSV)."),
     "sample-data": (
         "adapters.simulate.sample_data:sample_data",

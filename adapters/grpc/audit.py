@@ -38,6 +38,9 @@ def event_message(position: int, record: StoredProductEvent) -> audit_pb2.Event:
     )
 
 
+POSITION_MAX = 2**62  # far beyond any log's length
+
+
 class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
     @streaming(ADMIN_OR_VIEWER)
     def StreamEvents(  # noqa: N802 - gRPC method names are the contract's
@@ -55,7 +58,9 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.StreamEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[audit_pb2.Event]:
         app = self.deps.app
-        position = request.from_position
+        # Any position past every store's end reads nothing; capped so that the store's
+        # "after this position" query stays within a signed 64-bit integer.
+        position = min(request.from_position, POSITION_MAX)
         while True:
             seen = app.committed
             page = app.read_page(position, PAGE_SIZE)

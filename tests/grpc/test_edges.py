@@ -219,7 +219,10 @@ def test_no_client_can_take_an_id_of_the_keeper_or_of_a_fanned_out_price(ready):
 
 
 def test_the_events_of_a_fanned_out_price_and_of_the_keeper_carry_the_node_s_ids(ready):
-    ready.advance(60)
+    # A vault with supply, so the keeper's accrual moves a base unit and writes an event
+    # (an idle product's tick writes nothing).
+    ready.mint("alice", USDC, "mint-before-the-tick")
+    ready.advance(600)
     events = list(
         ready.admin.audit.StreamEvents(
             audit_pb2.StreamEventsRequest(from_position=0), metadata=ready.admin.md

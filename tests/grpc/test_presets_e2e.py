@@ -89,6 +89,18 @@ class GrpcDriver:
                         request_id=self._rid("price"),
                     )
                 )
+            case cmd.ReportPrices():
+                self.client.oracle.ReportPrices(
+                    oracle_pb2.ReportPricesRequest(
+                        reporter_id=command.reporter_id,
+                        observed_at=Timestamp(seconds=command.observed_at),
+                        prices=[
+                            oracle_pb2.RoundPrice(symbol=symbol, price=str(price))
+                            for symbol, price in command.prices
+                        ],
+                        request_id=self._rid("round"),
+                    )
+                )
             case cmd.Mint():
                 self.client.token.Mint(
                     token_pb2.MintRequest(
