@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from attrs import Factory, field, frozen
 
+from adapters.audit.report import AuditReport, audit
 from adapters.clock import Clock
-from adapters.store.audit import AuditReport, audit
 from adapters.store.node import REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd

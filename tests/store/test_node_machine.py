@@ -37,8 +37,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from adapters.audit.report import audit
 from adapters.rejections import REJECTIONS
-from adapters.store.audit import audit
 from adapters.store.codec import decode_event
 from adapters.store.node import ConcurrencyConflict, Node, Outcome, RequestIdReused
 from adapters.store.records import StoredProductEvent

@@ -4,7 +4,7 @@ every command), the decisions its requests form, the snapshots, and that the rep
 equals what the node loads. A serial audit replays the whole store as one share; a parallel
 one replays disjoint shares in several processes. What needs every share at once — a
 request applied in two places, the request markers against the decisions — is left to
-``adapters.store.audit``, which merges the shares.
+``adapters.audit.report``, which merges the shares.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from attrs import define, field, frozen
 
-from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows, stored_payload_json
+from adapters.audit.rows import Share, UnreadableRow, decoded_rows, stored_payload_json
 from adapters.store.codec import GENESIS_HASH, chain_hash, chain_hash_encoded, decode_event, decode_state
 from adapters.store.node import Node
 from adapters.store.records import ProductSnapshot, RequestRecorded, StoredProductEvent, product_stream_id
