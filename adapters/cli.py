@@ -116,7 +116,7 @@ def demo() -> None:
     "the store is large and has several products.",
 )
 def audit(store: str, product_id: str | None, progress_every: int, processes: int | None) -> None:
-    from adapters.store.audit import audit as run_audit  # noqa: PLC0415 - keeps `iit demo` light
+    from adapters.audit.report import audit as run_audit  # noqa: PLC0415 - keeps `iit demo` light
     from adapters.store.node import Node  # noqa: PLC0415
 
     if store.startswith("sqlite:///") and not os.path.exists(store.removeprefix("sqlite:///")):

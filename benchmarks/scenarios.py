@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.node import SNAPSHOT_INTERVAL, Node
 from adapters.store.records import StoredProductEvent, product_stream_id
 from adapters.store.writer import GroupCommitWriter

@@ -594,6 +594,22 @@ def test_an_unreplayable_event_ends_the_audit_there():
     assert report.state == replay(_flat(log[:3]))
 
 
+def test_an_event_evolve_fails_on_with_any_error_is_reported_not_raised():
+    """The one replay (``invariants.log.ProductReplay``) reports an event that cannot be
+    applied whatever error ``evolve`` raises for it, as the store's audit always did: here an
+    ``AttributeError`` (a movement that is not a ``Movement``), which once escaped
+    ``check_log``."""
+    log = _trading()
+    _, mint, _ = _last(log, ev.Minted)
+    position = _flat(log).index(mint)
+    report = check_log(_replaced(log, mint, attrs.evolve(mint, movements=("not a movement",))))
+    assert [(v.position, v.invariant) for v in report.violations] == [(position, "replayable")]
+    assert report.violations[0].detail.startswith("Minted: ")
+    assert report.violations[0].detail.endswith("(AttributeError)")
+    assert report.events_checked == position + 1
+    assert report.state == replay(_flat(log)[:position])
+
+
 def test_a_ripcord_decision_cut_before_its_rebalance_fails_the_ripcord_law_at_the_price():
     log = _ripcord()
     last = log[-1]

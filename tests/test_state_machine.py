@@ -43,9 +43,7 @@ from domain.errors import (
 from domain.evolve import evolve
 from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Component, Report
 from domain.params import default_params
-from invariants.log import check_log, replay
-from invariants.state import check_decision_end, check_state
-from invariants.transition import check_transition
+from invariants.log import ProductReplay, check_log, replay
 from tests.reference_model import ReferenceModel
 from tests.support import Scenario
 
@@ -89,14 +87,11 @@ class ProductMachine(RuleBasedStateMachine):
             if isinstance(command, cmd.Mint) and isinstance(error, ProductPaused):
                 self.canaries["mint rejected while paused"] += 1
             return error
-        state = before
+        replayed = ProductReplay(before)
         for index, event in enumerate(events):
-            after = evolve(state, event)
-            laws = check_decision_end(after) if index == len(events) - 1 else check_state(after)
-            broken = [*check_transition(state, event, after), *laws]
+            broken = replayed.step(event, index == len(events) - 1)
             assert not broken, f"{command} broke {broken} at {type(event).__name__}"
-            state = after
-        assert state == self.sc.state
+        assert replayed.state == self.sc.state
         if self.model is None:
             self.model = ReferenceModel(events[0])  # type: ignore[arg-type]
             events = events[1:]

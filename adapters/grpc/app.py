@@ -23,8 +23,8 @@ from adapters.grpc.metrics import Metrics
 from adapters.rejections import REJECTIONS, Rejection
 from adapters.store import price_reports
 from adapters.store.activity import ActivityModel
-from adapters.store.audit import AuditReport, Progress
-from adapters.store.audit import audit as run_audit
+from adapters.audit.report import AuditReport, Progress
+from adapters.audit.report import audit as run_audit
 from adapters.store.codec import command_fingerprint
 from adapters.store.nav_history import NavHistory
 from adapters.store.node import Loaded, Node, Outcome, RequestIdReused

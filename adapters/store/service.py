@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from attrs import Factory, field, frozen
 
+from adapters.audit.report import AuditReport, audit
 from adapters.clock import Clock
-from adapters.store.audit import AuditReport, audit
+from adapters.audit.report import AuditReport, audit
 from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from adapters.audit.report import audit
 from adapters.cli import main
 from adapters.simulate.report import CSV_COLUMNS
 from adapters.simulate.sample_data import stocks_csv
-from adapters.store.audit import audit
 from adapters.store.node import Node
 
 SMALL_GBM = ["--days", "3", "--steps-per-day", "24", "--components", "BTC,ETH", "--quiet"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.node import Loaded, Node
 from adapters.store.records import product_stream_id, request_stream_id
 from domain import commands as cmd
@@ -244,7 +244,7 @@ def test_hashing_the_payload_as_stored_judges_every_row_as_encoding_it_again_doe
     """The audit hashes the payload's JSON as the node stored it when that verifies, and the
     re-encoded decoded payload otherwise: the same verdicts as the definition, whatever the
     row looks like."""
-    from adapters.store import audit_replay  # noqa: PLC0415
+    from adapters.audit import engine as audit_replay  # noqa: PLC0415
 
     url, tamperer, rows = written
     minted = _row_of_type(rows, "Minted")

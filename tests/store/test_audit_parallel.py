@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.store import audit_pool
-from adapters.store.audit import audit
-from adapters.store.audit_pool import AuditProcessFailed, plan_shares, replay_in_processes
-from adapters.store.audit_rows import Share
+from adapters.audit import parallel as audit_pool
+from adapters.audit.parallel import AuditProcessFailed, plan_shares, replay_in_processes
+from adapters.audit.report import audit
+from adapters.audit.rows import Share
 from adapters.store.node import Loaded, Node
 from adapters.store.records import product_stream_id, request_stream_id
 from domain import commands as cmd

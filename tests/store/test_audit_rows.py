@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from adapters.store.audit_pool import shares_of
-from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows, stored_payload_json
+from adapters.audit.parallel import shares_of
+from adapters.audit.rows import Share, UnreadableRow, decoded_rows, stored_payload_json
 from adapters.store.codec import chain_hash_encoded
 from adapters.store.node import Node
 from adapters.store.records import REGISTRY_STREAM_ID, StoredProductEvent, product_stream_id

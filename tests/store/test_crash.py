@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.codec import decode_event, encode_command
 from domain import commands as cmd
 from domain.errors import DomainError

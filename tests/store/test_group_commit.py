@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.node import Node, Outcome, Request, RequestIdReused, StoreWriteFailed
 from adapters.store.records import RequestRecorded
 from adapters.store.writer import GroupCommitWriter, WriterClosed

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 import adapters.store.node as node_module
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.node import Node, Request, UnstorableCommand
 from domain import commands as cmd
 from domain import events as ev

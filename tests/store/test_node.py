@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.codec import chain_hash, decode_event
 from adapters.store.node import SNAPSHOT_INTERVAL, Node, RequestIdReused
 from adapters.store.records import product_stream_id

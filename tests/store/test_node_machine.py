@@ -7,7 +7,8 @@ retry earlier request ids, reuse them for other commands, and race the two insta
 threads (including both sending the same request). After every step:
 
 - every stored decision is exactly what the domain decides for its request's command on
-  the state before it (so no update was lost and nothing was invented);
+  the state before it (so no update was lost and nothing was invented), and replaying it
+  through ``invariants.log.ProductReplay`` (the audit's own replay) breaks no law;
 - no request id has events twice, and the requests with events are exactly the
   acknowledged ones that caused events;
 - a fresh node loads the model's state and version, and so do the live nodes;
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
-from attrs import define
+from attrs import define, field
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,8 +38,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from adapters.audit.report import audit
 from adapters.rejections import REJECTIONS
-from adapters.store.audit import audit
 from adapters.store.codec import decode_event
 from adapters.store.node import ConcurrencyConflict, Node, Outcome, RequestIdReused
 from adapters.store.records import StoredProductEvent
@@ -50,6 +51,7 @@ from domain.evolve import evolve_all
 from domain.fixedpoint import WAD
 from domain.model import ProductState
 from domain.params import default_params
+from invariants.log import ProductReplay
 from invariants.state import check_decision_end
 from tests.store.conftest import STORE_KINDS, fresh_store, require_store
 from tests.store.factory import open_node, open_writer_node, store_size
@@ -91,11 +93,15 @@ class Sent:
 
 @define
 class Model:
-    """A product as the reference model knows it: the pure domain's state and how many of
-    its stored events were verified."""
+    """A product as the reference model knows it: the replay of its verified stored events
+    (the pure domain's state) and how many there are."""
 
-    state: ProductState | None = None
+    replay: ProductReplay = field(factory=ProductReplay)
     version: int = 0
+
+    @property
+    def state(self) -> ProductState | None:
+        return self.replay.state
 
 
 class NodeMachine(RuleBasedStateMachine):
@@ -200,7 +206,9 @@ class NodeMachine(RuleBasedStateMachine):
         assert events == decide(model.state, sent.command, sent.now), (
             f"the stored decision of {request_id} is not what the domain decides on the state before it"
         )
-        model.state = evolve_all(model.state, events)
+        for index, stored in enumerate(events):
+            broken = model.replay.step(stored, index == len(events) - 1)
+            assert broken == [], f"the decision of {request_id} breaks {broken} at {type(stored).__name__}"
         model.version = records[-1].originator_version
         self.applied.add(request_id)
 

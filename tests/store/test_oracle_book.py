@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from adapters.clock import SimulatedClock
-from adapters.store.audit import audit
+from adapters.audit.report import audit
 from adapters.store.node import Node, RequestIdReused
 from adapters.store.records import OracleRoundRecorded, StoredProductEvent
 from adapters.store.service import NodeService

@@ -1,10 +1,11 @@
 """One share of the audit: replay the product streams in a share of the store and check, for
 each, the hash chain, every invariant after every event (and the per-command laws after
-every command), the decisions its requests form, the snapshots, and that the replay
-equals what the node loads. A serial audit replays the whole store as one share; a parallel
-one replays disjoint shares in several processes. What needs every share at once — a
-request applied in two places, the request markers against the decisions — is left to
-``adapters.store.audit``, which merges the shares.
+every command: ``invariants.log.ProductReplay``, the one replay-and-check loop), the
+decisions its requests form, the snapshots, and that the replay equals what the node loads.
+A serial audit replays the whole store as one share; a parallel one replays disjoint shares
+in several processes. What needs every share at once — a request applied in two places, the
+request markers against the decisions — is left to ``adapters.audit.report``, which merges
+the shares.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ from collections.abc import Callable
 
 from attrs import define, field, frozen
 
-from adapters.store.audit_rows import Share, UnreadableRow, decoded_rows, stored_payload_json
+from adapters.audit.rows import Share, UnreadableRow, decoded_rows, stored_payload_json
 from adapters.store.codec import GENESIS_HASH, chain_hash, chain_hash_encoded, decode_event, decode_state
 from adapters.store.node import Node
 from adapters.store.records import ProductSnapshot, RequestRecorded, StoredProductEvent, product_stream_id
-from domain.evolve import evolve
-from domain.model import ProductState
-from invariants.state import DECISION_INVARIANTS, STATE_INVARIANTS, StreamChecks
-from invariants.transition import TRANSITION_INVARIANTS, check_transition
+from invariants import log
+from invariants.log import ProductReplay, not_replayable
 
 # Laws checked per event: the state, command and transition laws, the hash chain and idempotency.
-LAWS_PER_EVENT = len(STATE_INVARIANTS) + len(DECISION_INVARIANTS) + len(TRANSITION_INVARIANTS) + 2
+LAWS_PER_EVENT = log.LAWS_PER_EVENT + 2
 
 
 @frozen
@@ -77,11 +76,10 @@ class _Stream:
 
     first_position: int
     snapshots: dict[int, ProductSnapshot]
-    state: ProductState | None = None
+    replay: ProductReplay = field(factory=ProductReplay)
     version: int = 0
     last_hash: str = GENESIS_HASH
     broken: bool = False
-    checks: StreamChecks = field(factory=StreamChecks)
     # The decision being read: its request id, first version, events so far, position.
     request_id: str | None = None
     first_version: int = 0
@@ -181,27 +179,21 @@ def _check_record(
             )
         )
         return True
+    replay = stream.replay
     try:
         event = decode_event(record.type, record.schema, record.payload)
-        after = evolve(stream.state, event)
-    except Exception as error:  # any failure to rebuild is the finding itself
-        findings.append(
-            Finding(
-                position,
-                record.product_id,
-                version,
-                "replayable",
-                f"{record.type}: {type(error).__name__}: {error}",
-            )
-        )
+    except Exception as error:  # a payload that cannot be decoded cannot be replayed either
+        verdict = not_replayable(record.type, error)
+        findings.append(Finding(position, record.product_id, version, verdict.invariant, verdict.detail))
         return True
-    laws = check_transition(stream.state, event, after)
-    laws += stream.checks.after_decision(after) if record.decision_end else stream.checks.after_event(after)
-    stream.state = after
-    stream.version = version
-    stream.last_hash = record.hash
+    laws = replay.step(event, record.decision_end)
     for verdict in laws:
         findings.append(Finding(position, record.product_id, version, verdict.invariant, verdict.detail))
+    if replay.broken:  # the event could not be applied: the stream ends here
+        return True
+    after = replay.state
+    stream.version = version
+    stream.last_hash = record.hash
     if stream.snapshots:
         snapshot = stream.snapshots.pop(version, None)
         if snapshot is not None and (
@@ -293,7 +285,7 @@ def _check_against_node(node: Node, product_id: str, stream: _Stream) -> list[Fi
         if version <= stream.version or beyond_the_log
     ]
     loaded = node.load_cold(product_id, stream.version)
-    if loaded is None or loaded.state != stream.state or loaded.version != stream.version:
+    if loaded is None or loaded.state != stream.replay.state or loaded.version != stream.version:
         findings.append(
             Finding(
                 0,

@@ -1,6 +1,6 @@
 """The audit in several processes: product streams are independent, so the store is cut
 into shares, each replayed by a process of its own with a node of its own on the same store
-(SQLite or PostgreSQL), and the shares' reports are merged by ``adapters.store.audit``.
+(SQLite or PostgreSQL), and the shares' reports are merged by ``adapters.audit.report``.
 
 Each product's stream goes whole to one share, the heaviest first to the lightest share (a
 product weighs its events; a replayed event costs about ``EVENT_WEIGHT`` times the read of
@@ -32,8 +32,8 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from adapters.store.audit_replay import ShareReport, replay_share
-from adapters.store.audit_rows import Share
+from adapters.audit.engine import ShareReport, replay_share
+from adapters.audit.rows import Share
 from adapters.store.node import Node
 from adapters.store.records import product_stream_id
 
