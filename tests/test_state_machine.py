@@ -40,7 +40,6 @@ from domain.errors import (
     ProductPaused,
     RedeemTooSmall,
 )
-from domain.evolve import evolve
 from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Component, Report
 from domain.params import default_params
 from invariants.log import ProductReplay, check_log, replay

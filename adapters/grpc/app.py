@@ -17,14 +17,14 @@ from typing import Literal, TypeVar
 import attrs
 from attrs import define, field, frozen
 
+from adapters.audit.report import AuditReport, Progress
+from adapters.audit.report import audit as run_audit
 from adapters.clock import SimulatedClock, SystemClock
 from adapters.grpc.errors import TooManyStreams, WallClockTick
 from adapters.grpc.metrics import Metrics
 from adapters.rejections import REJECTIONS, Rejection
 from adapters.store import price_reports
 from adapters.store.activity import ActivityModel
-from adapters.audit.report import AuditReport, Progress
-from adapters.audit.report import audit as run_audit
 from adapters.store.codec import command_fingerprint
 from adapters.store.nav_history import NavHistory
 from adapters.store.node import Loaded, Node, Outcome, RequestIdReused

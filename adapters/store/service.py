@@ -9,7 +9,6 @@ from attrs import Factory, field, frozen
 
 from adapters.audit.report import AuditReport, audit
 from adapters.clock import Clock
-from adapters.audit.report import AuditReport, audit
 from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, Outcome
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd

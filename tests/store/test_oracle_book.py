@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from adapters.clock import SimulatedClock
 from adapters.audit.report import audit
+from adapters.clock import SimulatedClock
 from adapters.store.node import Node, RequestIdReused
 from adapters.store.records import OracleRoundRecorded, StoredProductEvent
 from adapters.store.service import NodeService
