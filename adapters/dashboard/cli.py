@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from adapters.grpc.client_options import client_tls_options
+
 EXIT_COULD_NOT_RUN = 2
 
 
@@ -54,23 +56,7 @@ def split_listen(listen: str) -> tuple[str, int]:
     show_envvar=True,
     help="Bearer token for the node (a viewer token; not needed in development mode).",
 )
-@click.option(
-    "--tls-ca", envvar="IIT_TLS_CA", default=None, show_envvar=True, help="CA (PEM) of the node: use TLS."
-)
-@click.option(
-    "--tls-cert",
-    envvar="IIT_TLS_CLIENT_CERT",
-    default=None,
-    show_envvar=True,
-    help="Client certificate (PEM) for mTLS.",
-)
-@click.option(
-    "--tls-key",
-    envvar="IIT_TLS_CLIENT_KEY",
-    default=None,
-    show_envvar=True,
-    help="Client key (PEM) for mTLS.",
-)
+@client_tls_options
 @click.option(
     "--clock",
     envvar="IIT_DASHBOARD_CLOCK",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from adapters.grpc.client_options import client_tls_options
 from adapters.store.url import DEFAULT_STORE_URL
 
 EXIT_COULD_NOT_RUN = 2
@@ -201,23 +202,7 @@ def _when(seconds: int) -> str:
 @click.option("--follow", "-f", is_flag=True, help="Keep streaming new events until interrupted.")
 @click.option("--product", "product_id", default="", help="Only this product's events.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option(
-    "--tls-ca", envvar="IIT_TLS_CA", default=None, show_envvar=True, help="CA (PEM) of the node: use TLS."
-)
-@click.option(
-    "--tls-cert",
-    envvar="IIT_TLS_CLIENT_CERT",
-    default=None,
-    show_envvar=True,
-    help="Client certificate (PEM) for mTLS.",
-)
-@click.option(
-    "--tls-key",
-    envvar="IIT_TLS_CLIENT_KEY",
-    default=None,
-    show_envvar=True,
-    help="Client key (PEM) for mTLS.",
-)
+@client_tls_options
 def events(
     address: str,
     token: str | None,

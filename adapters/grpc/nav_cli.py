@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from adapters.grpc.client_options import client_tls_options
+
 EXIT_COULD_NOT_RUN = 2
 
 
@@ -48,11 +50,7 @@ def _seconds(value: datetime | None) -> int | None:
     help="Thin to at most this many points (0: the node's default, 1000).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, numbers as decimal strings.")
-@click.option(
-    "--tls-ca", envvar="IIT_TLS_CA", default=None, show_envvar=True, help="CA (PEM) of the node: use TLS."
-)
-@click.option("--tls-cert", envvar="IIT_TLS_CLIENT_CERT", default=None, show_envvar=True, help="mTLS cert.")
-@click.option("--tls-key", envvar="IIT_TLS_CLIENT_KEY", default=None, show_envvar=True, help="mTLS key.")
+@client_tls_options
 @click.option(
     "--rebuild-store",
     default=None,
