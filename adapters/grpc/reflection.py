@@ -15,8 +15,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FileDescriptor
 from grpc_reflection.v1alpha import reflection
 from grpc_reflection.v1alpha import reflection_pb2 as pb
-from grpc_reflection.v1alpha import reflection_pb2_grpc as pb_grpc
 
+from adapters.grpc.rpc import register_guarded
 from adapters.grpc.stubs import documented_files
 
 SERVICE_NAME = reflection.SERVICE_NAME
@@ -68,7 +68,12 @@ class DocumentedReflection(reflection.ReflectionServicer):
 
 
 def enable(service_names: tuple[str, ...], server: grpc.Server) -> None:
-    """Serve reflection for ``service_names`` on ``server``, with the contract's comments."""
-    pb_grpc.add_ServerReflectionServicer_to_server(
-        DocumentedReflection(service_names, documented_files()), server
+    """Serve reflection for ``service_names`` on ``server``, with the contract's comments,
+    guarded as the node's services are: a request message that does not decode ends the
+    stream INVALID_ARGUMENT (the generated ``add_ServerReflectionServicer_to_server`` would
+    answer INTERNAL)."""
+    register_guarded(
+        server,
+        DocumentedReflection(service_names, documented_files()),
+        pb.DESCRIPTOR.services_by_name["ServerReflection"],
     )

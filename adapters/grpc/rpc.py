@@ -159,33 +159,84 @@ def lenient(message_class: type[Message]) -> Callable[[bytes], Message | Undecod
 def register(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
     """Serve every method of ``service`` from ``servicer``'s method of the same name, with
     ``lenient`` request deserializers (the generated ``add_*_to_server`` would use the plain
-    ``FromString``). A method the servicer lacks answers UNIMPLEMENTED (the generated base)."""
+    ``FromString``). The node's own handlers check what they get (``unary``, ``streaming``:
+    an ``Undecodable`` is INVALID_ARGUMENT). A method the servicer lacks answers
+    UNIMPLEMENTED (the generated base)."""
+    _serve(server, service, {m.name: getattr(servicer, m.name) for m in service.methods})
+
+
+def register_guarded(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
+    """``register`` for a servicer that is not the node's (health checking, reflection): it
+    expects decoded messages, so a guard answers an ``Undecodable`` request (or message of a
+    request stream) INVALID_ARGUMENT before the servicer sees it; anything else reaches the
+    servicer as with the generated ``add_*_to_server``, so it behaves exactly as there."""
+    behaviours = {}
+    for method in service.methods:
+        behaviour = getattr(servicer, method.name)
+        behaviours[method.name] = (
+            _guarded_stream(behaviour) if method.client_streaming else _guarded_unary(behaviour)
+        )
+    _serve(server, service, behaviours)
+
+
+def _serve(
+    server: grpc.Server, service: ServiceDescriptor, behaviours: dict[str, Callable[..., Any]]
+) -> None:
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in service.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        behaviour = getattr(servicer, method.name)
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
+        make = _HANDLER_OF[(method.client_streaming, method.server_streaming)]
         handlers[method.name] = make(
-            behaviour,
+            behaviours[method.name],
             request_deserializer=lenient(request_class),
             response_serializer=response_class.SerializeToString,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
 
+_HANDLER_OF: dict[tuple[bool, bool], Callable[..., grpc.RpcMethodHandler[Any, Any]]] = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def _guarded_unary(behaviour: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+    def call(request: object, context: grpc.ServicerContext) -> Any:  # noqa: ANN401 - the servicer's answer
+        if isinstance(request, Undecodable):
+            _abort(context, _undecodable(request))
+        return behaviour(request, context)
+
+    return call
+
+
+def _guarded_stream(behaviour: Callable[[Iterator[Any], grpc.ServicerContext], Any]) -> Callable[..., Any]:
+    def call(requests: Iterator[object], context: grpc.ServicerContext) -> Any:  # noqa: ANN401 - the servicer's answer
+        def decoded() -> Iterator[object]:
+            for request in requests:
+                if isinstance(request, Undecodable):
+                    _abort(context, _undecodable(request))  # raises: the call ends with its status
+                yield request
+
+        return behaviour(decoded(), context)
+
+    return call
+
+
+def _undecodable(request: Undecodable) -> InvalidArgument:
+    return InvalidArgument(
+        f"the request does not decode as {request.message_name} ({request.error}); "
+        "strings must be valid UTF-8"
+    )
+
+
 def _check(request: object) -> None:
     """What every request gets before its handler: bytes that decoded, ids of the documented
     length and alphabet, no string beyond its bound (``wire.check_request``)."""
     if isinstance(request, Undecodable):
-        raise InvalidArgument(
-            f"the request does not decode as {request.message_name} ({request.error}); "
-            "strings must be valid UTF-8"
-        )
+        raise _undecodable(request)
     if isinstance(request, Message):
         wire.check_request(request)
 

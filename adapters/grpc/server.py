@@ -17,7 +17,7 @@ from wsgiref.simple_server import WSGIServer
 
 import grpc
 from attrs import define, field, frozen
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2
 
 from adapters.grpc import reflection
 from adapters.grpc.app import ClockMode, NodeApp
@@ -25,7 +25,7 @@ from adapters.grpc.audit import AuditServicer
 from adapters.grpc.auth import Authenticator
 from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics
-from adapters.grpc.rpc import Deps
+from adapters.grpc.rpc import Deps, register_guarded
 from adapters.grpc.servicers import AdminServicer, KeeperServicer, OracleServicer, TokenServicer, add_all
 from adapters.grpc.stubs import SERVICE_NAMES
 from adapters.store.url import StoreUrlError, redacted
@@ -137,7 +137,9 @@ def create_server(
     servicers = (AdminServicer(deps), OracleServicer(deps), TokenServicer(deps), KeeperServicer(deps))
     add_all(server, (*servicers, AuditServicer(deps)))
     health_servicer = health_servicer or health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    # Not the generated add_HealthServicer_to_server: its deserializer answers bytes that
+    # do not decode INTERNAL; served guarded, they are INVALID_ARGUMENT (SPEC §7).
+    register_guarded(server, health_servicer, health_pb2.DESCRIPTOR.services_by_name["Health"])
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from adapters.grpc.stubs import admin_pb2, common_pb2, oracle_pb2, token_pb2
 from tests.grpc.conftest import T0, WAD
@@ -221,3 +226,91 @@ def test_a_malformed_product_id_is_rejected(node):
         metadata=node.admin.md,
     )
     _same_count(node, call, INVALID, "product_id must be")
+
+
+# Bytes that do not decode: a truncated tag (as any request), and field 1 as a string of
+# invalid UTF-8 (field 1 is a string in most requests, health's and reflection's included).
+UNDECODABLE = (b"\xff", b"\x0a\x02\xff\xfe")
+
+
+def _exposed_methods(channel: grpc.Channel) -> list[MethodDescriptor]:
+    """Every method of every service the server lists through reflection (ours, health
+    checking, reflection itself), as a client that knows nothing but the server finds them."""
+    pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+    database = ProtoReflectionDescriptorDatabase(channel)
+    methods = []
+    for name in database.get_services():
+        methods.extend(pool.FindServiceByName(name).methods)
+    return methods
+
+
+def _decodes(method: MethodDescriptor, payload: bytes) -> bool:
+    try:
+        message_factory.GetMessageClass(method.input_type).FromString(payload)
+    except DecodeError:
+        return False
+    return True
+
+
+def _raw_call(channel: grpc.Channel, method: MethodDescriptor, payload: bytes, token: str) -> grpc.StatusCode:
+    """``payload`` sent as is (identity serializers) to ``method``, whatever its kind; the
+    status it ends with."""
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    metadata = (("authorization", f"Bearer {token}"),)
+    try:
+        if method.client_streaming:
+            call = channel.stream_stream(path, request_serializer=None, response_deserializer=None)
+            list(call(iter([payload]), metadata=metadata, timeout=10))
+        elif method.server_streaming:
+            stream = channel.unary_stream(path, request_serializer=None, response_deserializer=None)
+            list(stream(payload, metadata=metadata, timeout=10))
+        else:
+            unary = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+            unary(payload, metadata=metadata, timeout=10)
+    except grpc.RpcError as error:
+        code: grpc.StatusCode = error.code()
+        return code
+    return grpc.StatusCode.OK
+
+
+def test_undecodable_bytes_are_invalid_argument_on_every_method_the_server_exposes(ready):
+    """SPEC §7, never INTERNAL: bytes that do not decode, sent to every method of every
+    service reflection lists (health's Check, List and Watch and reflection's stream
+    included, which gRPC's own deserializers would answer INTERNAL), are INVALID_ARGUMENT
+    for a caller whose role may call the method, and never INTERNAL or UNKNOWN for any."""
+    from tests.grpc.conftest import TOKENS  # noqa: PLC0415
+
+    methods = _exposed_methods(ready.channel)
+    services = {m.containing_service.full_name for m in methods}
+    assert {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= services, services
+    assert {f"iit.v1.{s}Service" for s in ("Admin", "Oracle", "Token", "Keeper", "Audit")} <= services
+    before = ready.stored_count()
+    for method in methods:
+        for payload in UNDECODABLE:
+            codes = {
+                _raw_call(ready.channel, method, payload, TOKENS[who]) for who in ("admin", "r1", "alice")
+            }
+            name = f"{method.containing_service.full_name}/{method.name}"
+            assert not codes & {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}, (name, payload, codes)
+            if not _decodes(method, payload):  # an empty message takes field 1 as unknown
+                assert INVALID in codes, (name, payload, codes)
+    assert ready.stored_count() == before
+
+
+def test_health_and_reflection_still_answer_valid_requests(ready):
+    """Served through the lenient deserializers, health checking and reflection behave as
+    gRPC's own: Check, an unknown service, List (unimplemented by grpcio's servicer), Watch's
+    first answer, reflection's stream."""
+    health = health_pb2_grpc.HealthStub(ready.channel)
+    serving = health_pb2.HealthCheckResponse.SERVING
+    assert health.Check(health_pb2.HealthCheckRequest(service="iit.v1.TokenService")).status == serving
+    rejected(
+        lambda: health.Check(health_pb2.HealthCheckRequest(service="no.Such")), grpc.StatusCode.NOT_FOUND
+    )
+    # grpcio-health-checking's servicer does not implement List: still so.
+    rejected(lambda: health.List(health_pb2.HealthListRequest()), grpc.StatusCode.UNIMPLEMENTED)
+    watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert next(watch).status == serving
+    watch.cancel()
+    methods = _exposed_methods(ready.channel)
+    assert any(m.full_name == "iit.v1.TokenService.Mint" for m in methods)
