@@ -26,11 +26,7 @@ class WallClockTick(AdapterError):
     """Tick(now) on a node that runs on the wall clock, with a ``now`` that is not now."""
 
 
-class TooManyFollowers(AdapterError):
-    """Every slot for a following StreamEvents is taken (each holds a server thread)."""
-
-
-class TooManyStreams(TooManyFollowers):
+class TooManyStreams(AdapterError):
     """Every slot for a StreamEvents (a replay or a follow: each holds a server thread while
     its client reads, or does not) is taken; unary calls keep the remaining threads."""
 
@@ -79,8 +75,7 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     # Retry with the same request id: the store or its writer could not take the command.
     StoreWriteFailed: S.UNAVAILABLE,
     WriterClosed: S.UNAVAILABLE,
-    # Capacity: following streams are limited so that they cannot starve other RPCs.
-    TooManyFollowers: S.RESOURCE_EXHAUSTED,
+    # Capacity: streams (replays and follows) are limited so that they cannot starve other RPCs.
     TooManyStreams: S.RESOURCE_EXHAUSTED,
     # Credentials.
     Unauthenticated: S.UNAUTHENTICATED,
