@@ -132,7 +132,7 @@ def replay_share(
             _track_decision(stream, position, record, report)
     report.read, report.events_checked, report.invariants_checked = read, checked, laws
     for pid, stream in streams.items():
-        found = () if stream.broken else tuple(_check_against_node(node, pid, stream))
+        found = () if stream.broken else tuple(_check_against_node_or_say_why(node, pid, stream))
         report.streams.append(StreamEnd(pid, stream.first_position, stream.broken, found))
     return report
 
@@ -269,6 +269,23 @@ def _snapshots(node: Node, product_id: str) -> dict[int, ProductSnapshot]:
         assert isinstance(snapshot, ProductSnapshot)
         found[snapshot.originator_version] = snapshot
     return found
+
+
+def _check_against_node_or_say_why(node: Node, product_id: str, stream: _Stream) -> list[Finding]:
+    """``_check_against_node``, or the finding that a fresh node cannot load the product
+    (a row of its stream that does not decode, a state no client could be shown)."""
+    try:
+        return _check_against_node(node, product_id, stream)
+    except Exception as error:  # a corrupt store is a finding, not a crash of the audit
+        return [
+            Finding(
+                0,
+                product_id,
+                stream.version,
+                "replay_matches_live",
+                f"a fresh node cannot load the product: {type(error).__name__}: {str(error)[:300]}",
+            )
+        ]
 
 
 def _check_against_node(node: Node, product_id: str, stream: _Stream) -> list[Finding]:

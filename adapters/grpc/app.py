@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Literal, TypeVar
 
 import attrs
@@ -20,14 +21,14 @@ from attrs import define, field, frozen
 from adapters.audit.report import AuditReport, Progress
 from adapters.audit.report import audit as run_audit
 from adapters.clock import SimulatedClock, SystemClock
-from adapters.grpc.errors import TooManyStreams, WallClockTick
+from adapters.grpc.errors import RecordUnreadable, TooManyStreams, WallClockTick
 from adapters.grpc.metrics import Metrics
 from adapters.rejections import REJECTIONS, Rejection
 from adapters.store import price_reports
 from adapters.store.activity import ActivityModel
 from adapters.store.codec import command_fingerprint
 from adapters.store.nav_history import NavHistory
-from adapters.store.node import Loaded, Node, Outcome, RequestIdReused
+from adapters.store.node import Loaded, Node, Outcome, ProductUnreadable, RequestIdReused
 from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
@@ -216,7 +217,12 @@ class NodeApp:
     def next_due(self, after: int) -> int | None:
         """The earliest moment after ``after`` at which a product has keeper work due (a TWAP
         chunk, a scheduled rebalance), from the products' states; None when none has."""
-        dues = [next_keeper_due(self.load(pid).state, after) for pid in self.product_ids()]
+        dues = []
+        for pid in self.product_ids():
+            try:
+                dues.append(next_keeper_due(self.load(pid).state, after))
+            except ProductUnreadable:  # nothing can be due on it: each tick reports it
+                continue
         return min((d for d in dues if d is not None), default=None)
 
     def tick(self, now: int | None) -> tuple[int, list[TickResult]]:
@@ -249,13 +255,19 @@ class NodeApp:
 
     def _tick_at(self, moment: int) -> list[TickResult]:
         writer = self.service.writer
-        pending = [
-            (pid, writer.submit(pid, cmd.Tick(), self.service.keeper_request_id(pid, moment), moment))
-            for pid in self.node.product_ids()
-        ]
+        pending: list[tuple[str, Future[Outcome] | ProductUnreadable]] = []
+        for pid in self.node.product_ids():
+            try:
+                request_id = self.service.keeper_request_id(pid, moment)
+            except ProductUnreadable as error:  # that product's outcome; the others tick
+                pending.append((pid, error))
+                continue
+            pending.append((pid, writer.submit(pid, cmd.Tick(), request_id, moment)))
         results: list[TickResult] = []
         for pid, future in pending:
             try:
+                if isinstance(future, ProductUnreadable):
+                    raise future
                 results.append(TickResult(pid, future.result(), None))
             except REJECTIONS as error:
                 results.append(TickResult(pid, None, error))
@@ -325,9 +337,22 @@ class NodeApp:
         return decide_and_apply(state, command, now), now
 
     def read_page(self, after: int, limit: int) -> list[tuple[int, object]]:
-        """Stored records with a store position after ``after``: (position, record)."""
+        """Stored records with a store position after ``after``: (position, record); a row
+        that does not decode has a ``RecordUnreadable`` for its record."""
         page = self.node.recorder.select_notifications(after + 1, limit)
-        return [(n.id, self.node.mapper.to_domain_event(n)) for n in page]
+        records: list[tuple[int, object]] = []
+        for notification in page:
+            try:
+                record: object = self.node.mapper.to_domain_event(notification)
+            except Exception as error:
+                record = RecordUnreadable(
+                    f"the stored row at position {notification.id} does not decode "
+                    f"({type(error).__name__}: {str(error)[:200]}): unrecoverable data corruption "
+                    f"in the store (`iit audit` reports it); from_position={notification.id} "
+                    "resumes after it"
+                )
+            records.append((notification.id, record))
+        return records
 
     def audit(self, product_id: str | None, progress: Progress | None = None) -> AuditReport:
         """The audit on a node of its own, so that it neither blocks nor disturbs commands."""
@@ -395,7 +420,10 @@ def last_event_time(node: Node) -> int | None:
     last = node.recorder.max_notification_id() or 0
     found: int | None = None
     for notification in node.recorder.select_notifications(max(1, last - 100), 101):
-        record = node.mapper.to_domain_event(notification)
+        try:
+            record = node.mapper.to_domain_event(notification)
+        except Exception:  # noqa: S112 - a row that does not decode has no time to give (the audit reports it)
+            continue
         if isinstance(record, StoredProductEvent) and isinstance(record.payload.get("at"), int):
             found = max(found or 0, record.payload["at"])
     return found

@@ -9,6 +9,7 @@ import grpc
 
 from adapters.grpc import wire
 from adapters.grpc.auth import Caller
+from adapters.grpc.errors import RecordUnreadable
 from adapters.grpc.rpc import ADMIN_OR_VIEWER, Base, streaming, unary
 from adapters.grpc.stubs import audit_pb2, audit_pb2_grpc
 from adapters.store.codec import canonical_json
@@ -65,6 +66,8 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
             seen = app.committed
             page = app.read_page(position, PAGE_SIZE)
             for notification_id, record in page:
+                if isinstance(record, RecordUnreadable):
+                    raise record  # DATA_LOSS, after every event before it
                 position = notification_id
                 if not isinstance(record, StoredProductEvent):
                     continue  # request markers, the product registry: not domain events

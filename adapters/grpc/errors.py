@@ -17,7 +17,13 @@ import grpc
 
 from adapters.clock import ClockWentBackwards
 from adapters.rejections import AdapterError
-from adapters.store.node import ConcurrencyConflict, RequestIdReused, StoreWriteFailed, UnstorableCommand
+from adapters.store.node import (
+    ConcurrencyConflict,
+    ProductUnreadable,
+    RequestIdReused,
+    StoreWriteFailed,
+    UnstorableCommand,
+)
 from adapters.store.writer import WriterClosed
 from domain import errors as de
 
@@ -29,6 +35,11 @@ class WallClockTick(AdapterError):
 class TooManyStreams(AdapterError):
     """Every slot for a StreamEvents (a replay or a follow: each holds a server thread while
     its client reads, or does not) is taken; unary calls keep the remaining threads."""
+
+
+class RecordUnreadable(AdapterError):
+    """A stored row that does not decode (StreamEvents reaching it): unrecoverable data
+    corruption at that store position."""
 
 
 class Unauthenticated(AdapterError):
@@ -77,6 +88,10 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     WriterClosed: S.UNAVAILABLE,
     # Capacity: streams (replays and follows) are limited so that they cannot starve other RPCs.
     TooManyStreams: S.RESOURCE_EXHAUSTED,
+    # The store holds what the node cannot read (written before it refused such events, or
+    # edited since): that product, or that stored row, only; the audit says where.
+    ProductUnreadable: S.DATA_LOSS,
+    RecordUnreadable: S.DATA_LOSS,
     # Credentials.
     Unauthenticated: S.UNAUTHENTICATED,
     PermissionDenied: S.PERMISSION_DENIED,

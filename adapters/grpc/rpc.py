@@ -80,8 +80,9 @@ def _finish(
         fields["caller"] = caller.name
     if error is not None:
         fields["error"] = cut(message_of(error))
-    # Rejections are the API working as specified; only an unexpected error is an ERROR.
-    log(logging.ERROR if code == "INTERNAL" else logging.INFO, "rpc", **fields)
+    # Rejections are the API working as specified; an unexpected error, or a store holding
+    # what the node cannot read (DATA_LOSS: the operator's to repair), is an ERROR.
+    log(logging.ERROR if code in {"INTERNAL", "DATA_LOSS"} else logging.INFO, "rpc", **fields)
 
 
 ERROR_METADATA_KEY = "iit-error"

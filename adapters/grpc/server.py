@@ -28,6 +28,7 @@ from adapters.grpc.metrics import Metrics
 from adapters.grpc.rpc import Deps, register_guarded
 from adapters.grpc.servicers import AdminServicer, KeeperServicer, OracleServicer, TokenServicer, add_all
 from adapters.grpc.stubs import SERVICE_NAMES
+from adapters.store.node import ProductUnreadable
 from adapters.store.url import StoreUrlError, redacted
 from domain.params import TIME_MAX_S
 
@@ -296,7 +297,10 @@ def start_node(config: NodeConfig) -> RunningNode:
     writer = app.service.writer
     metrics.watch(app.now, lambda: (writer.batches, writer.requests))
     for product_id in app.product_ids():
-        metrics.observe_state(app.load(product_id).state)
+        try:
+            metrics.observe_state(app.load(product_id).state)
+        except ProductUnreadable as error:  # served all the same: every other product works
+            log(logging.ERROR, "unreadable product", product_id=product_id, error=str(error))
     server.start()
     stopping = threading.Event()
     keeper = None

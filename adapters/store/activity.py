@@ -18,6 +18,7 @@ that was reset under it).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -207,10 +208,18 @@ class ActivityModel:
                 return position
             rows: list[Entry] = []
             for notification in page:
-                record = self.node.mapper.to_domain_event(notification)
-                if isinstance(record, StoredProductEvent) and record.type in _KINDS:
-                    event = decode_event(record.type, record.schema, record.payload)
-                    rows.extend(entries_of(notification.id, record, event))
+                try:
+                    record = self.node.mapper.to_domain_event(notification)
+                    if isinstance(record, StoredProductEvent) and record.type in _KINDS:
+                        event = decode_event(record.type, record.schema, record.payload)
+                        rows.extend(entries_of(notification.id, record, event))
+                except Exception as error:  # a corrupt row: passed over (the audit reports it)
+                    logging.getLogger("iit").warning(
+                        "activity: the stored row at position %s does not decode (%s: %s); passed over",
+                        notification.id,
+                        type(error).__name__,
+                        str(error)[:200],
+                    )
             if self._store(rows, position, page[-1].id):
                 position = page[-1].id
             else:  # another process moved the position (a follower, or a rebuild): resume from it

@@ -20,12 +20,14 @@ nothing. ``rebuild`` empties both and replays the whole log.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from attrs import frozen
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
@@ -111,6 +113,7 @@ class NavHistory:
         self._sql = _Sql(node)
         self._lock = threading.Lock()  # one catch-up at a time in this process
         self._states: dict[str, ProductState] = {}
+        self._unreadable: set[str] = set()  # products whose log broke where ``_states`` hold
         self._applied_to = -1  # the position ``_states`` hold (-1: nothing cached)
         with self._sql.transaction(commit=True) as cursor:
             for statement in self._sql.create:
@@ -137,13 +140,12 @@ class NavHistory:
                     break
                 if self._applied_to != position:  # another process moved it, or a restart
                     self._states.clear()
+                    self._unreadable.clear()
                 points: list[NavPoint] = []
                 for notification in page:
-                    record = self.node.mapper.to_domain_event(notification)
-                    if isinstance(record, StoredProductEvent):
-                        point = self._apply(notification.id, record)
-                        if point is not None:
-                            points.append(point)
+                    point = self._point_of(notification)
+                    if point is not None:
+                        points.append(point)
                     position = notification.id
                 self._write(points, position)
                 self._applied_to = position
@@ -159,6 +161,29 @@ class NavHistory:
             self._states.clear()
             self._applied_to = -1
         return self.catch_up()
+
+    def _point_of(self, notification: Notification) -> NavPoint | None:
+        """The point of a stored row, if it makes one. A row or event that does not decode
+        or apply (a corrupt store: ``iit audit`` reports it) is passed over, said in the
+        log, and its product makes no more points; every other product goes on."""
+        product_id = None
+        try:
+            record = self.node.mapper.to_domain_event(notification)
+            if not isinstance(record, StoredProductEvent) or record.product_id in self._unreadable:
+                return None
+            product_id = record.product_id
+            return self._apply(notification.id, record)
+        except Exception as error:
+            if product_id is not None:
+                self._unreadable.add(product_id)
+                self._states.pop(product_id, None)
+            logging.getLogger("iit").warning(
+                "NAV history: the stored row at position %s does not decode or apply (%s: %s); passed over",
+                notification.id,
+                type(error).__name__,
+                str(error)[:200],
+            )
+            return None
 
     def _apply(self, position: int, record: StoredProductEvent) -> NavPoint | None:
         event = decode_event(record.type, record.schema, record.payload)

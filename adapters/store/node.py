@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import random
 import threading
 import time
@@ -101,6 +102,25 @@ class UnstorableCommand(AdapterError):
     """A command whose events could not be encoded, or would not load back (decode and
     evolve) into a product every client can read: rejected before its commit, so that no
     stored event can make a product unloadable (SPEC §7, no poison in the log)."""
+
+
+class ProductUnreadable(AdapterError):
+    """A product whose stored log cannot be loaded: an event (or snapshot) written before
+    the node refused such things, or edited since, that does not decode or apply. Nothing
+    a client sends can fix it (the store is corrupt: gRPC DATA_LOSS); every other product
+    keeps working, and ``iit audit`` reports where the log breaks. ``readable`` is the
+    product's state just before the bad event, when it has one (what the node knows of
+    its index, to route price reports)."""
+
+    readable: ProductState | None = None
+
+
+def _unreadable(product_id: str, version: int, error: Exception) -> ProductUnreadable:
+    return ProductUnreadable(
+        f"product {shown(product_id)} cannot be loaded: its stored event at version {version} does "
+        f"not decode or apply ({type(error).__name__}: {str(error)[:200]}); unrecoverable data "
+        "corruption in the store: `iit audit` locates it; other products are unaffected"
+    )
 
 
 @frozen
@@ -251,13 +271,7 @@ class Node(Application[Any]):
         """The product as a fresh node loads it (latest snapshot, then the events after it),
         as of ``version`` of its stream (None: now). Neither reads nor changes the cache, so
         the audit can compare the replay of a log prefix while other writers go on."""
-        loaded = None
-        if self.snapshots is not None:
-            for snapshot in self.snapshots.get(
-                product_stream_id(product_id), lte=version, desc=True, limit=1
-            ):
-                assert isinstance(snapshot, ProductSnapshot)
-                loaded = Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
+        loaded = self._load_snapshot(product_id, version)
         return self._fast_forward(product_id, loaded, lte=version)
 
     def forget(self, product_id: str) -> None:
@@ -265,22 +279,46 @@ class Node(Application[Any]):
         self._cache.pop(product_id, None)
         self._current_as_of.pop(product_id, None)
 
-    def _load_snapshot(self, product_id: str) -> Loaded | None:
+    def _load_snapshot(self, product_id: str, lte: int | None = None) -> Loaded | None:
+        """The latest snapshot (at or before version ``lte``). One that does not decode is
+        passed over, said in the log: the events it was taken of are the truth."""
         if self.snapshots is None:
             return None
-        for snapshot in self.snapshots.get(product_stream_id(product_id), desc=True, limit=1):
-            assert isinstance(snapshot, ProductSnapshot)
-            return Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
+        try:
+            for snapshot in self.snapshots.get(product_stream_id(product_id), lte=lte, desc=True, limit=1):
+                assert isinstance(snapshot, ProductSnapshot), f"{type(snapshot).__name__} among snapshots"
+                return Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
+        except Exception as error:
+            logging.getLogger("iit").warning(
+                "product %s: its latest snapshot does not decode (%s: %s); loading it from its events",
+                shown(product_id),
+                type(error).__name__,
+                str(error)[:200],
+            )
         return None
 
     def _fast_forward(self, product_id: str, loaded: Loaded | None, lte: int | None = None) -> Loaded | None:
         state = loaded.state if loaded else None
         version = loaded.version if loaded else 0
         last_hash = loaded.last_hash if loaded else GENESIS_HASH
-        for record in self.events.get(product_stream_id(product_id), gt=version or None, lte=lte):
-            assert isinstance(record, StoredProductEvent)
-            state = evolve(state, decode_event(record.type, record.schema, record.payload))
-            version, last_hash = record.originator_version, record.hash
+        records = self.events.get(product_stream_id(product_id), gt=version or None, lte=lte)
+        while True:
+            # The store was read above (its failures are its own); what fails from here on
+            # is a stored record that does not decode or apply: the product is unreadable.
+            try:
+                record = next(records, None)
+                if record is None:
+                    break
+                assert isinstance(record, StoredProductEvent), f"{type(record).__name__} in a product stream"
+                after = evolve(state, decode_event(record.type, record.schema, record.payload))
+                problem = state_out_of_range(after, after)  # its times, which no client could be shown
+                if problem is not None:
+                    raise ValueError(problem)
+            except Exception as error:
+                unreadable = _unreadable(product_id, version + 1, error)
+                unreadable.readable = state
+                raise unreadable from error
+            state, version, last_hash = after, record.originator_version, record.hash
         return Loaded(state, version, last_hash) if state is not None else None
 
     def stored_events(

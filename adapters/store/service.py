@@ -9,7 +9,7 @@ from attrs import Factory, field, frozen
 
 from adapters.audit.report import AuditReport, audit
 from adapters.clock import Clock
-from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, Outcome
+from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, Outcome, ProductUnreadable
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
 from domain.errors import InvalidArgument, InvalidPriceReport
@@ -44,7 +44,14 @@ class NodeService:
         wanted = {symbols} if isinstance(symbols, str) else set(symbols)
         found = []
         for product_id in self.node.product_ids():
-            loaded = self.node.load(product_id)
+            try:
+                loaded = self.node.load(product_id)
+            except ProductUnreadable as error:
+                # Sent the report all the same, to answer that it cannot take it, if its
+                # index held one of the symbols before the bad event, or is unknown.
+                if error.readable is None or wanted & set(error.readable.symbols):
+                    found.append(product_id)
+                continue
             if loaded is not None and wanted & set(loaded.state.symbols):
                 found.append(product_id)
         return tuple(found)
@@ -71,7 +78,10 @@ class NodeService:
         symbols nobody holds has no product to judge its age and is recorded."""
         ages = []
         for product_id in product_ids:
-            loaded = self.node.load(product_id)
+            try:
+                loaded = self.node.load(product_id)
+            except ProductUnreadable:  # it cannot judge the report; its outcome says why
+                continue
             if loaded is not None and not loaded.state.settled:
                 ages.append(loaded.state.params.max_oracle_age_s)
         if ages and now - observed_at > max(ages):
