@@ -5,8 +5,10 @@ Every class that can reject a call is listed by name, whoever raises it: the dom
 server and the credentials (``adapters.rejections.AdapterError`` and its subclasses). A
 test walks every subclass of both bases and fails on one missing here, and checks that
 each domain error's ``code`` agrees. A store or writer that could not take a command is
-``UNAVAILABLE``: nothing was applied and the same request id may be retried. Anything not
-in the table is a bug (``INTERNAL``). A status message is ``<ErrorName>: <what was wrong>``.
+``UNAVAILABLE``: nothing was applied and the same request id may be retried; so is any
+other failure of the store under a call (``as_rejection``). A store holding what the node
+cannot read is ``DATA_LOSS``. Anything not in the table is a bug (``INTERNAL``). A status
+message is ``<ErrorName>: <what was wrong>``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import grpc
+from eventsourcing.persistence import PersistenceError
 
 from adapters.clock import ClockWentBackwards
 from adapters.rejections import AdapterError
@@ -40,6 +43,22 @@ class TooManyStreams(AdapterError):
 class RecordUnreadable(AdapterError):
     """A stored row that does not decode (StreamEvents reaching it): unrecoverable data
     corruption at that store position."""
+
+
+class StoreUnavailable(AdapterError):
+    """The store failed under a call (a lost connection, a pool timeout, a table gone: the
+    library's ``PersistenceError``), outside a commit (``StoreWriteFailed``)."""
+
+
+def as_rejection(error: Exception) -> Exception:
+    """``error`` as the rejection a client is answered: a failure of the store is
+    ``StoreUnavailable`` (SPEC §7: UNAVAILABLE, never INTERNAL); anything else as it is."""
+    if isinstance(error, PersistenceError):
+        return StoreUnavailable(
+            f"the store failed ({type(error).__name__}: {str(error)[:200]}); retry with the same "
+            "request_id: a command is applied once, however often it is sent"
+        )
+    return error
 
 
 class Unauthenticated(AdapterError):
@@ -86,6 +105,7 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     # Retry with the same request id: the store or its writer could not take the command.
     StoreWriteFailed: S.UNAVAILABLE,
     WriterClosed: S.UNAVAILABLE,
+    StoreUnavailable: S.UNAVAILABLE,
     # Capacity: streams (replays and follows) are limited so that they cannot starve other RPCs.
     TooManyStreams: S.RESOURCE_EXHAUSTED,
     # The store holds what the node cannot read (written before it refused such events, or

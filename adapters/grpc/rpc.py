@@ -20,7 +20,7 @@ from grpc_status import rpc_status
 from adapters.grpc import wire
 from adapters.grpc.app import NodeApp
 from adapters.grpc.auth import Authenticator, Caller, Role
-from adapters.grpc.errors import message_of, status_of
+from adapters.grpc.errors import as_rejection, message_of, status_of
 from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics
 from domain.errors import InvalidArgument
@@ -261,7 +261,8 @@ def unary(
                 caller.require_role(roles, method)
                 _check(request)
                 response = handler(self, request, caller)
-            except Exception as error:
+            except Exception as raised:
+                error = as_rejection(raised)
                 _finish(self.deps, method, caller, error, started)
                 _abort(context, error)
                 raise  # unreachable: abort raises
@@ -298,7 +299,8 @@ def streaming(
                 caller.require_role(roles, method)
                 _check(request)
                 yield from handler(self, request, caller, context)
-            except Exception as error:
+            except Exception as raised:
+                error = as_rejection(raised)
                 _finish(self.deps, method, caller, error, started, "server_stream")
                 _abort(context, error)
                 raise

@@ -1,4 +1,5 @@
-"""A store poisoned before the node refused poison (SPEC §7): an event already stored that
+"""A store that breaks under the node (SPEC §7): UNAVAILABLE, never INTERNAL. And a store
+poisoned before the node refused poison: an event already stored that
 does not decode, one whose evolve raises, one that leaves a time no client can be shown
 (the issue's launch with a 2^63-ish rebalance interval), a row that is not even JSON.
 
@@ -13,10 +14,13 @@ the others; the audit reports a finding, over the wire and from ``iit audit``.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
+import psycopg
 import pytest
 from click.testing import CliRunner
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -270,5 +274,40 @@ def test_streaming_the_log_stops_at_a_row_that_does_not_decode_naming_its_positi
         )
         assert [e.type for e in after] == ["Minted"]  # resumed past it: P's mint since
         assert after[0].position > position
+    finally:
+        node.close()
+
+
+def _drop_the_events_table(store_url: str) -> None:
+    """The store fails under the node: its events table is gone (another program, an
+    operator's mistake), so every read of the log fails in the driver."""
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            conn.execute("DROP TABLE stored_events")
+        return
+    schema = parse_qs(urlsplit(store_url).query)["schema"][0]
+    with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as conn:
+        conn.execute(f'DROP TABLE "{schema}".iit_events CASCADE')
+
+
+def test_a_store_failing_under_the_node_is_unavailable_not_internal(store_url):
+    """SPEC §7: an unexpected failure of the store is UNAVAILABLE (retry with the same id),
+    for reads, commands and streams alike."""
+    _market(store_url)
+    node = _serve(store_url)
+    try:
+        _drop_the_events_table(store_url)
+        unavailable = grpc.StatusCode.UNAVAILABLE
+        for call in (
+            lambda: _product(node, "P"),
+            lambda: node.mint("alice", 10 * USDC, "m-after-drop", "P"),
+            lambda: list(
+                node.admin.audit.StreamEvents(audit_pb2.StreamEventsRequest(), metadata=node.admin.md)
+            ),
+        ):
+            said = rejected(
+                call, unavailable, "StoreUnavailable: the store failed", "retry with the same request_id"
+            )
+            assert "Traceback" not in said.details()
     finally:
         node.close()
