@@ -233,7 +233,7 @@ def test_a_malformed_product_id_is_rejected(node):
 UNDECODABLE = (b"\xff", b"\x0a\x02\xff\xfe")
 
 
-def _exposed_methods(channel: grpc.Channel) -> list[MethodDescriptor]:
+def exposed_methods(channel: grpc.Channel) -> list[MethodDescriptor]:
     """Every method of every service the server lists through reflection (ours, health
     checking, reflection itself), as a client that knows nothing but the server finds them."""
     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
@@ -252,7 +252,7 @@ def _decodes(method: MethodDescriptor, payload: bytes) -> bool:
     return True
 
 
-def _raw_call(channel: grpc.Channel, method: MethodDescriptor, payload: bytes, token: str) -> grpc.StatusCode:
+def raw_call(channel: grpc.Channel, method: MethodDescriptor, payload: bytes, token: str) -> grpc.StatusCode:
     """``payload`` sent as is (identity serializers) to ``method``, whatever its kind; the
     status it ends with."""
     path = f"/{method.containing_service.full_name}/{method.name}"
@@ -280,7 +280,7 @@ def test_undecodable_bytes_are_invalid_argument_on_every_method_the_server_expos
     for a caller whose role may call the method, and never INTERNAL or UNKNOWN for any."""
     from tests.grpc.conftest import TOKENS  # noqa: PLC0415
 
-    methods = _exposed_methods(ready.channel)
+    methods = exposed_methods(ready.channel)
     services = {m.containing_service.full_name for m in methods}
     assert {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= services, services
     assert {f"iit.v1.{s}Service" for s in ("Admin", "Oracle", "Token", "Keeper", "Audit")} <= services
@@ -288,7 +288,7 @@ def test_undecodable_bytes_are_invalid_argument_on_every_method_the_server_expos
     for method in methods:
         for payload in UNDECODABLE:
             codes = {
-                _raw_call(ready.channel, method, payload, TOKENS[who]) for who in ("admin", "r1", "alice")
+                raw_call(ready.channel, method, payload, TOKENS[who]) for who in ("admin", "r1", "alice")
             }
             name = f"{method.containing_service.full_name}/{method.name}"
             assert not codes & {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}, (name, payload, codes)
@@ -312,5 +312,5 @@ def test_health_and_reflection_still_answer_valid_requests(ready):
     watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
     assert next(watch).status == serving
     watch.cancel()
-    methods = _exposed_methods(ready.channel)
+    methods = exposed_methods(ready.channel)
     assert any(m.full_name == "iit.v1.TokenService.Mint" for m in methods)

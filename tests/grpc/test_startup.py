@@ -109,6 +109,7 @@ def test_a_port_held_by_another_program_is_refused(tmp_path):
         ("postgresql://nobody@127.0.0.1:1/x", "--store postgresql://nobody@127.0.0.1:1/x"),
         ("postgresql://nobody:secret@127.0.0.1:1/x", "nobody:***@127.0.0.1:1"),
         ("sqlite:////proc/x/y.db", "/proc/x"),
+        ("sqlite:////proc/iit.db", "--store sqlite:////proc/iit.db: cannot open the store"),  # not writable
         ("mysql://x/y", "unknown store URL scheme"),
     ],
 )
@@ -126,6 +127,13 @@ def test_an_unreachable_postgresql_gives_up_after_its_connect_timeout(tmp_path):
         "--store postgresql://u@192.0.2.1:5432/db",
     )
     assert time.monotonic() - started < 60  # generous: two seconds of timeout, retries, start-up
+
+
+def test_a_directory_given_as_the_sqlite_file_is_one_line(tmp_path):
+    (tmp_path / "store.db").mkdir()
+    refused(
+        _serve("--store", f"sqlite:///{tmp_path}/store.db"), f"{tmp_path}/store.db", "cannot open the store"
+    )
 
 
 def test_a_missing_sqlite_directory_is_refused_not_created(tmp_path):

@@ -29,6 +29,7 @@ from adapters.cli import main
 from adapters.grpc.stubs import admin_pb2, audit_pb2, common_pb2, keeper_pb2, oracle_pb2, token_pb2
 from domain.params import TIME_MAX_S
 from tests.grpc.conftest import PRICES, TOKENS, USDC, WAD, Harness, start
+from tests.grpc.test_malformed import exposed_methods, raw_call
 
 MODULES = (admin_pb2, oracle_pb2, token_pb2, keeper_pb2, audit_pb2)
 METHODS: list[MethodDescriptor] = [
@@ -402,6 +403,11 @@ def test_no_request_however_malformed_gets_internal_or_writes_when_rejected(mark
                     assert _stored(node) == before, (method.name, code)
         for raw in (b"\xff", b"\x0a\x02\xff\xfe", b"\x12\x05abc"):
             assert _call(node, method, "admin", raw) not in NEVER, (method.name, raw)
+    # And every method of every service the node exposes (health checking and reflection
+    # too, bidirectional streaming included) meets bytes that do not decode.
+    for method in exposed_methods(node.channel):
+        for raw in (b"\xff", b"\x0a\x02\xff\xfe", b"\x12\x05abc"):
+            assert raw_call(node.channel, method, raw, TOKENS["admin"]) not in NEVER, (method.full_name, raw)
     _balances_add_up(node)
     assert {f"{m.containing_service.name}/{m.name}" for m in METHODS} <= set(seen), set(seen)
     assert "OK" in seen.get("valid Mint", set()), seen  # valid traffic went through meanwhile
