@@ -75,7 +75,7 @@ class _Stream:
     """What the replay knows of one product's stream so far."""
 
     first_position: int
-    snapshots: dict[int, ProductSnapshot]
+    snapshots: dict[int, ProductSnapshot | None]  # None: a snapshot that does not decode
     replay: ProductReplay = field(factory=ProductReplay)
     version: int = 0
     last_hash: str = GENESIS_HASH
@@ -194,20 +194,11 @@ def _check_record(
     after = replay.state
     stream.version = version
     stream.last_hash = record.hash
-    if stream.snapshots:
-        snapshot = stream.snapshots.pop(version, None)
-        if snapshot is not None and (
-            snapshot.last_hash != record.hash or decode_state(snapshot.state) != after
-        ):
-            findings.append(
-                Finding(
-                    position,
-                    record.product_id,
-                    version,
-                    "snapshot_matches_log",
-                    "the snapshot at this version differs from the replay",
-                )
-            )
+    if version in stream.snapshots:
+        snapshot = stream.snapshots.pop(version)
+        problem = _snapshot_problem(snapshot, record.hash, after)
+        if problem is not None:
+            findings.append(Finding(position, record.product_id, version, "snapshot_matches_log", problem))
     return False
 
 
@@ -261,13 +252,36 @@ def _track_decision(stream: _Stream, position: int, record: StoredProductEvent, 
         stream.request_id = None
 
 
-def _snapshots(node: Node, product_id: str) -> dict[int, ProductSnapshot]:
+def _snapshot_problem(snapshot: ProductSnapshot | None, event_hash: str, replayed: object) -> str | None:
+    """What is wrong with the snapshot taken at an event (of hash ``event_hash``) whose
+    replay gave ``replayed``, or None."""
+    try:
+        if (
+            snapshot is not None
+            and snapshot.last_hash == event_hash
+            and decode_state(snapshot.state) == replayed
+        ):
+            return None
+    except Exception as error:
+        return f"the snapshot at this version does not decode ({type(error).__name__}: {str(error)[:200]})"
+    if snapshot is None:
+        return "the snapshot at this version does not decode"
+    return "the snapshot at this version differs from the replay"
+
+
+def _snapshots(node: Node, product_id: str) -> dict[int, ProductSnapshot | None]:
+    """The product's snapshots by version; None for one that does not decode (the node
+    passes it over; the audit reports it where the replay reaches its version)."""
     if node.snapshots is None:
         return {}
-    found: dict[int, ProductSnapshot] = {}
-    for snapshot in node.snapshots.get(product_stream_id(product_id)):
-        assert isinstance(snapshot, ProductSnapshot)
-        found[snapshot.originator_version] = snapshot
+    found: dict[int, ProductSnapshot | None] = {}
+    for stored in node.snapshots.recorder.select_events(product_stream_id(product_id)):
+        try:
+            snapshot = node.snapshots.mapper.to_domain_event(stored)
+        except Exception:  # an unreadable row is a finding, not a crash
+            found[stored.originator_version] = None
+            continue
+        found[stored.originator_version] = snapshot if isinstance(snapshot, ProductSnapshot) else None
     return found
 
 

@@ -284,8 +284,10 @@ class Node(Application[Any]):
         passed over, said in the log: the events it was taken of are the truth."""
         if self.snapshots is None:
             return None
+        # Read here (the store's failures are its own), decoded below.
+        snapshots = self.snapshots.get(product_stream_id(product_id), lte=lte, desc=True, limit=1)
         try:
-            for snapshot in self.snapshots.get(product_stream_id(product_id), lte=lte, desc=True, limit=1):
+            for snapshot in snapshots:
                 assert isinstance(snapshot, ProductSnapshot), f"{type(snapshot).__name__} among snapshots"
                 return Loaded(decode_state(snapshot.state), snapshot.originator_version, snapshot.last_hash)
         except Exception as error:

@@ -311,3 +311,41 @@ def test_a_store_failing_under_the_node_is_unavailable_not_internal(store_url):
             assert "Traceback" not in said.details()
     finally:
         node.close()
+
+
+def _garble_snapshots(store_url: str) -> int:
+    """Every stored snapshot rewritten into bytes that are not a record; how many."""
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            return conn.execute("UPDATE stored_snapshots SET state = ?", (b"\x00 not a record",)).rowcount
+    schema = parse_qs(urlsplit(store_url).query)["schema"][0]
+    with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as conn:
+        return conn.execute(
+            f'UPDATE "{schema}".iit_snapshots SET state = %s',  # noqa: S608 - the test's own schema
+            (b"\x00 not a record",),
+        ).rowcount
+
+
+def test_a_snapshot_that_does_not_decode_is_passed_over_and_reported_by_the_audit(store_url, monkeypatch):
+    """A snapshot is derived from the events: one that does not decode costs a longer load,
+    not the product; the audit reports it as a finding, not a traceback."""
+    monkeypatch.setenv("IIT_SNAPSHOT_INTERVAL", "2")
+    _market(store_url)
+    node = _serve(store_url)
+    try:
+        shown = {pid: _product(node, pid) for pid in ("P", "Q")}
+    finally:
+        node.close()
+    assert _garble_snapshots(store_url) >= 2
+    node = _serve(store_url)
+    try:
+        assert {pid: _product(node, pid) for pid in ("P", "Q")} == shown
+        assert int(node.mint("alice", 10 * USDC, "m-P-2", "P").tokens_minted) > 0
+        audited = node.admin.audit.CheckInvariants(audit_pb2.CheckInvariantsRequest(), metadata=node.admin.md)
+        assert not audited.ok
+        assert {v.invariant for v in audited.violations} == {"snapshot_matches_log"}
+        assert all("does not decode" in v.detail for v in audited.violations)
+    finally:
+        node.close()
+    cli = CliRunner().invoke(main, ["audit", "--store", store_url, "--processes", "1"])
+    assert cli.exit_code == 1, cli.output
