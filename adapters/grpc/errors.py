@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import grpc
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 
 from adapters.clock import ClockWentBackwards
 from adapters.rejections import AdapterError
@@ -52,7 +52,15 @@ class StoreUnavailable(AdapterError):
 
 def as_rejection(error: Exception) -> Exception:
     """``error`` as the rejection a client is answered: a failure of the store is
-    ``StoreUnavailable`` (SPEC §7: UNAVAILABLE, never INTERNAL); anything else as it is."""
+    ``StoreUnavailable`` (SPEC §7: UNAVAILABLE, never INTERNAL), a stored record the
+    library cannot decode wherever the node met it (a request marker, the registry: a
+    product's own events are ``ProductUnreadable`` already) ``RecordUnreadable``; anything
+    else as it is."""
+    if isinstance(error, MapperDeserialisationError):
+        return RecordUnreadable(
+            f"a stored record does not decode ({str(error)[:300]}): unrecoverable data corruption "
+            "in the store (`iit audit` reports where)"
+        )
     if isinstance(error, PersistenceError):
         return StoreUnavailable(
             f"the store failed ({type(error).__name__}: {str(error)[:200]}); retry with the same "

@@ -349,3 +349,25 @@ def test_a_snapshot_that_does_not_decode_is_passed_over_and_reported_by_the_audi
         node.close()
     cli = CliRunner().invoke(main, ["audit", "--store", store_url, "--processes", "1"])
     assert cli.exit_code == 1, cli.output
+
+
+def test_a_request_marker_that_does_not_decode_is_data_loss_for_its_retry_only(store_url):
+    """A stored record outside a product's stream that does not decode (here the marker of
+    the request m-P) is DATA_LOSS where the node meets it, not INTERNAL; a new request
+    goes through."""
+    _market(store_url)
+    stream = request_stream_id("m-P")
+    tamperer = Tamperer(store_url)
+    (marker,) = tamperer.product_rows(stream.hex if store_url.startswith("sqlite") else str(stream))
+    tamperer.set_state(marker, b"\x00 not a record")
+    node = _serve(store_url)
+    try:
+        rejected(
+            lambda: node.mint("alice", 1_000 * USDC, "m-P", "P"),
+            DATA_LOSS,
+            "RecordUnreadable",
+            "data corruption",
+        )
+        assert int(node.mint("alice", 10 * USDC, "m-P-new", "P").tokens_minted) > 0
+    finally:
+        node.close()
