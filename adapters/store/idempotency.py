@@ -18,8 +18,8 @@ from adapters.rejections import Rejection
 from adapters.store.codec import canonical_json, decode_event, legacy_update_fingerprint
 from adapters.store.contract import Outcome, Request, RequestIdReused
 from adapters.store.event_store import EventStore
-from adapters.store.lookup import batch_view
 from adapters.store.records import RequestRecorded, request_stream_id
+from adapters.store.sql import batch_view
 from domain.commands import Command, UpdateParameters
 from domain.errors import InvalidArgument, InvalidParameters
 from domain.events import ParametersUpdated
