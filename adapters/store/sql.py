@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 from uuid import UUID
 
+from attrs import frozen
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
@@ -247,6 +248,28 @@ def _library_pages(app: Application[Any], share: ShareBounds) -> Iterator[list[R
 
 # The read models' tables ------------------------------------------------------------------
 
+
+@frozen
+class _Dialect:
+    """How a read model's statements are written on one store: its placeholder, the prefix
+    of its tables (on PostgreSQL the store's schema, quoted) and the datastore to run them on."""
+
+    mark: str
+    prefix: str
+    postgres: bool
+    datastore: Any
+
+
+def _dialect_of(app: Application[Any]) -> _Dialect:
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        return _Dialect("?", "", postgres=False, datastore=recorder.datastore)
+    if isinstance(recorder, PostgresAggregateRecorder):
+        schema = '"' + str(recorder.datastore.schema).replace('"', '""') + '".'
+        return _Dialect("%s", schema, postgres=True, datastore=recorder.datastore)
+    raise TypeError(f"no read model on a {type(recorder).__name__} store")  # pragma: no cover - never opened
+
+
 ACTIVITY_COLUMNS = (
     "position, product_id, holder_id, at, kind, tokens, collateral, fee, nav_per_token, "
     "counterparty, request_id"
@@ -259,11 +282,10 @@ class ActivitySql:
     every value is a parameter."""
 
     def __init__(self, app: Application[Any]) -> None:
-        self.datastore: Any = app.recorder.datastore  # type: ignore[attr-defined]
-        postgres = type(self.datastore).__module__.endswith("postgres")
-        schema = '"' + str(self.datastore.schema).replace('"', '""') + '".' if postgres else ""
-        entries, cursor = f"{schema}iit_activity", f"{schema}iit_read_model_position"
-        p = "%s" if postgres else "?"
+        dialect = _dialect_of(app)
+        self.datastore = dialect.datastore
+        entries, cursor = f"{dialect.prefix}iit_activity", f"{dialect.prefix}iit_read_model_position"
+        p = dialect.mark
         self.create = (
             f"CREATE TABLE IF NOT EXISTS {cursor} (model TEXT PRIMARY KEY, position BIGINT NOT NULL, "
             "version INTEGER NOT NULL)",
@@ -316,19 +338,15 @@ class NavHistorySql:
     """The NAV history's few statements, in each store's dialect and schema."""
 
     def __init__(self, app: Application[Any]) -> None:
-        recorder = app.recorder
-        if isinstance(recorder, SQLiteAggregateRecorder):
-            self.mark, prefix = "?", ""
-            self.upsert_tail = "ON CONFLICT(name) DO UPDATE SET position=MAX(position, excluded.position)"
-        elif isinstance(recorder, PostgresAggregateRecorder):
-            self.mark, prefix = "%s", f'"{recorder.datastore.schema}".'
+        dialect = _dialect_of(app)
+        self.datastore, self.mark, prefix = dialect.datastore, dialect.mark, dialect.prefix
+        if dialect.postgres:
             self.upsert_tail = (
                 "ON CONFLICT(name) DO UPDATE SET position=GREATEST("
                 f"{prefix}iit_read_models.position, excluded.position)"
             )
-        else:  # pragma: no cover - the node opens only these two stores
-            raise TypeError(f"no NAV history on a {type(recorder).__name__} store")
-        self.datastore: Any = recorder.datastore
+        else:
+            self.upsert_tail = "ON CONFLICT(name) DO UPDATE SET position=MAX(position, excluded.position)"
         self.points = f"{prefix}iit_nav_points"
         self.models = f"{prefix}iit_read_models"
         self.create = (
