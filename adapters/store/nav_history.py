@@ -55,6 +55,22 @@ class NavPoint:
     supply: int
 
 
+def point_after(position: int, product_id: str, event: ev.Event, state: ProductState) -> NavPoint | None:
+    """The point ``event`` (at store ``position``) leaves ``product_id`` at, if it moves the
+    NAV of a priced product; None otherwise."""
+    if not isinstance(event, NAV_EVENTS) or not state.index_price_wad:
+        return None
+    return NavPoint(
+        position=position,
+        product_id=product_id,
+        at=event.at,
+        index_price_wad=state.index_price_wad,
+        nav_per_token_wad=nav_wad(state),
+        leverage_wad=current_leverage_wad(state),
+        supply=state.vault.supply,
+    )
+
+
 class NavHistory:
     """The durable NAV history of every product in ``node``'s store."""
 
@@ -120,17 +136,7 @@ class NavHistory:
             before = loaded.state if loaded else None
         state = evolve(before, event)
         self._states[record.product_id] = state
-        if not isinstance(event, NAV_EVENTS) or not state.index_price_wad:
-            return None
-        return NavPoint(
-            position=position,
-            product_id=record.product_id,
-            at=event.at,
-            index_price_wad=state.index_price_wad,
-            nav_per_token_wad=nav_wad(state),
-            leverage_wad=current_leverage_wad(state),
-            supply=state.vault.supply,
-        )
+        return point_after(position, record.product_id, event, state)
 
     def _write(self, points: Sequence[NavPoint], position: int) -> None:
         with self._sql.transaction(commit=True) as cursor:
