@@ -26,8 +26,10 @@ from adapters.rejections import REJECTIONS, Rejection
 from adapters.store import price_reports
 from adapters.store.activity import ActivityModel
 from adapters.store.codec import command_fingerprint
+from adapters.store.contract import Outcome, RequestIdReused
+from adapters.store.event_store import Loaded
 from adapters.store.nav_history import NavHistory
-from adapters.store.node import Loaded, Node, Outcome, RequestIdReused
+from adapters.store.node import Node
 from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd

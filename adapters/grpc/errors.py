@@ -17,7 +17,7 @@ import grpc
 
 from adapters.clock import ClockWentBackwards
 from adapters.rejections import AdapterError
-from adapters.store.node import ConcurrencyConflict, RequestIdReused, StoreWriteFailed, UnstorableCommand
+from adapters.store.contract import ConcurrencyConflict, RequestIdReused, StoreWriteFailed, UnstorableCommand
 from adapters.store.writer import WriterClosed
 from domain import errors as de
 

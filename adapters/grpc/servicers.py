@@ -40,7 +40,7 @@ from adapters.grpc.stubs import (
     token_pb2_grpc,
 )
 from adapters.store.activity import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from adapters.store.node import Outcome
+from adapters.store.contract import Outcome
 from domain import commands as cmd
 from domain import events as ev
 from domain.errors import InvalidArgument, ProductNotFound

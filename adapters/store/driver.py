@@ -32,7 +32,8 @@ from typing import IO, Any
 
 from adapters.rejections import REJECTIONS
 from adapters.store.codec import decode_command
-from adapters.store.node import Node, Outcome
+from adapters.store.contract import Outcome
+from adapters.store.node import Node
 from adapters.store.url import DEFAULT_STORE_URL
 from adapters.store.writer import GroupCommitWriter
 from domain.commands import Command

@@ -9,7 +9,9 @@ from attrs import Factory, field, frozen
 
 from adapters.audit.report import AuditReport, audit
 from adapters.clock import Clock
-from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, Outcome
+from adapters.store.contract import Outcome
+from adapters.store.idempotency import STORED_REQUEST_ID_MAX_LEN
+from adapters.store.node import Node
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
 from domain.errors import InvalidArgument, InvalidPriceReport

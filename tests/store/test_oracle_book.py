@@ -10,7 +10,8 @@ import pytest
 
 from adapters.audit.report import audit
 from adapters.clock import SimulatedClock
-from adapters.store.node import Node, RequestIdReused
+from adapters.store.contract import RequestIdReused
+from adapters.store.node import Node
 from adapters.store.records import OracleRoundRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
