@@ -1,7 +1,7 @@
 """The ``iit`` command line: ``serve``, ``demo``, ``audit``, ``events`` (and ``simulate``).
 
 Commands kept in their own modules are imported only when they run (``LAZY``):
-``adapters.grpc.cli`` holds ``serve`` and ``events``, ``adapters.simulate.cli`` holds
+``adapters.grpc.serve_cli`` holds ``serve`` and ``events``, ``adapters.simulate.simulate_cli`` holds
 ``simulate`` (which pulls in numpy and matplotlib). So ``iit --help`` and ``iit --version``
 import nothing but click: a test holds them under half a second.
 """
@@ -18,10 +18,16 @@ from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
 
 # name -> (module:attribute, one-line help shown by `iit --help` without importing it)
 LAZY: dict[str, tuple[str, str]] = {
-    "serve": ("adapters.grpc.cli:serve", "Serve the node over gRPC (embedded SQLite ./iit.db by default)."),
-    "events": ("adapters.grpc.cli:events", "Tail the event log of a running node, human-readable or JSON."),
+    "serve": (
+        "adapters.grpc.serve_cli:serve",
+        "Serve the node over gRPC (embedded SQLite ./iit.db by default).",
+    ),
+    "events": (
+        "adapters.grpc.serve_cli:events",
+        "Tail the event log of a running node, human-readable or JSON.",
+    ),
     "activity": (
-        "adapters.grpc.cli:activity",
+        "adapters.grpc.serve_cli:activity",
         "A holder's activity (mints, redemptions, transfers), page by page.",
     ),
     "nav": (
@@ -29,10 +35,13 @@ LAZY: dict[str, tuple[str, str]] = {
         "A product's NAV history (GetNavHistory), exactly, as a table or JSON.",
     ),
     "dashboard": (
-        "adapters.dashboard.cli:dashboard",
+        "adapters.dashboard.dashboard_cli:dashboard",
         "Serve the live web dashboard of a node (a read-only gRPC client of it).",
     ),
-    "simulate": ("adapters.simulate.cli:simulate", "Backtest a product on a price path (GBM or CSV)."),
+    "simulate": (
+        "adapters.simulate.simulate_cli:simulate",
+        "Backtest a product on a price path (GBM or CSV).",
+    ),
     "sample-data": (
         "adapters.simulate.sample_data:sample_data",
         "Daily closes of real stocks (bokeh-sampledata) as a CSV price path.",

@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from adapters.grpc import reflection
 from adapters.grpc.app import ClockMode, NodeApp
-from adapters.grpc.audit import AuditServicer
+from adapters.grpc.audit_servicer import AuditServicer
 from adapters.grpc.auth import Authenticator
 from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics

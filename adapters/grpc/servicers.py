@@ -13,7 +13,7 @@ import grpc
 
 from adapters.grpc import wire
 from adapters.grpc.app import PriceResult, events_of
-from adapters.grpc.audit import AuditServicer
+from adapters.grpc.audit_servicer import AuditServicer
 from adapters.grpc.auth import Caller
 from adapters.grpc.errors import message_of, status_of
 from adapters.grpc.rpc import (
