@@ -1,8 +1,9 @@
 """The ``iit`` command line: ``serve``, ``demo``, ``audit``, ``events`` (and ``simulate``).
 
 Commands kept in their own modules are imported only when they run (``LAZY``):
-``adapters.grpc.serve_cli`` holds ``serve`` and ``events``, ``adapters.simulate.simulate_cli`` holds
-``simulate`` (which pulls in numpy and matplotlib). So ``iit --help`` and ``iit --version``
+``adapters.grpc.serve_cli`` holds ``serve``, ``adapters.grpc.events_cli`` ``events`` and
+``activity``, ``adapters.simulate.simulate_cli`` ``simulate`` (which pulls in numpy and
+matplotlib). So ``iit --help`` and ``iit --version``
 import nothing but click: a test holds them under half a second.
 """
 
@@ -23,11 +24,11 @@ LAZY: dict[str, tuple[str, str]] = {
         "Serve the node over gRPC (embedded SQLite ./iit.db by default).",
     ),
     "events": (
-        "adapters.grpc.serve_cli:events",
+        "adapters.grpc.events_cli:events",
         "Tail the event log of a running node, human-readable or JSON.",
     ),
     "activity": (
-        "adapters.grpc.serve_cli:activity",
+        "adapters.grpc.events_cli:activity",
         "A holder's activity (mints, redemptions, transfers), page by page.",
     ),
     "nav": (
