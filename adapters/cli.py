@@ -126,16 +126,14 @@ def demo() -> None:
     "the store is large and has several products.",
 )
 def audit(store: str, product_id: str | None, progress_every: int, processes: int | None) -> None:
-    from adapters.audit.report import audit as run_audit  # noqa: PLC0415 - keeps `iit demo` light
-    from adapters.store.node import Node  # noqa: PLC0415
+    from adapters.service.audits import audit_store  # noqa: PLC0415 - keeps `iit demo` light
 
     if store.startswith("sqlite:///") and not os.path.exists(store.removeprefix("sqlite:///")):
         click.echo(f"audit: no store at {store}", err=True)
         raise SystemExit(EXIT_COULD_NOT_RUN)
     try:
-        node = Node.open(store)
-        report = run_audit(
-            node,
+        report = audit_store(
+            store,
             product_id,
             progress=_report_progress,
             progress_every=progress_every,

@@ -1,4 +1,4 @@
-"""The servicers: proto -> command -> NodeApp -> proto, nothing more.
+"""The servicers: proto -> command -> service (``adapters.service``) -> proto, nothing more.
 
 Each RPC names the roles that may call it (``rpc.unary``); the holder and reporter
 bindings are checked before anything runs, and every field is parsed strictly
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import grpc
 
 from adapters.grpc import wire
-from adapters.grpc.app import PriceResult, events_of
 from adapters.grpc.audit_servicer import AuditServicer
 from adapters.grpc.auth import Caller
 from adapters.grpc.errors import message_of, status_of
@@ -39,6 +38,7 @@ from adapters.grpc.stubs import (
     token_pb2,
     token_pb2_grpc,
 )
+from adapters.service.commits import ProductResult, events_of
 from adapters.store.activity import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from adapters.store.node import Outcome
 from domain import commands as cmd
@@ -77,17 +77,17 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
         command = cmd.LaunchProduct(
             request.product_id, wire.components(list(request.components)), wire.params(request.params, None)
         )
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         return admin_pb2.LaunchProductResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Pause(self, request: admin_pb2.PauseRequest, caller: Caller) -> admin_pb2.PauseResponse:  # noqa: N802
-        outcome = self.deps.app.execute(request.product_id, cmd.Pause(), request.request_id)
+        outcome = self.service.commands.execute(request.product_id, cmd.Pause(), request.request_id)
         return admin_pb2.PauseResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Resume(self, request: admin_pb2.ResumeRequest, caller: Caller) -> admin_pb2.ResumeResponse:  # noqa: N802
-        outcome = self.deps.app.execute(request.product_id, cmd.Resume(), request.request_id)
+        outcome = self.service.commands.execute(request.product_id, cmd.Resume(), request.request_id)
         return admin_pb2.ResumeResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
@@ -95,14 +95,14 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.UpdateParametersRequest, caller: Caller
     ) -> admin_pb2.UpdateParametersResponse:
         command = cmd.UpdateParameters(wire.params_changes(request.params))
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         return admin_pb2.UpdateParametersResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def ResolveHalt(  # noqa: N802
         self, request: admin_pb2.ResolveHaltRequest, caller: Caller
     ) -> admin_pb2.ResolveHaltResponse:
-        outcome = self.deps.app.execute(
+        outcome = self.service.commands.execute(
             request.product_id, cmd.ResolveHalt(request.accept), request.request_id
         )
         return admin_pb2.ResolveHaltResponse(product=_product(outcome), replayed=outcome.replayed)
@@ -116,12 +116,12 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
             for p in request.new_symbol_prices
         )
         command = cmd.ReconstituteIndex(wire.components(list(request.components)), prices)
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         return admin_pb2.ReconstituteResponse(product=_product(outcome), replayed=outcome.replayed)
 
     @unary(ADMIN)
     def Settle(self, request: admin_pb2.SettleRequest, caller: Caller) -> admin_pb2.SettleResponse:  # noqa: N802
-        outcome = self.deps.app.execute(request.product_id, cmd.SettleProduct(), request.request_id)
+        outcome = self.service.commands.execute(request.product_id, cmd.SettleProduct(), request.request_id)
         settled = events_of(outcome, ev.Settled)
         return admin_pb2.SettleResponse(
             product=_product(outcome),
@@ -134,7 +134,7 @@ class AdminServicer(Base, admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.ClaimFeesRequest, caller: Caller
     ) -> admin_pb2.ClaimFeesResponse:
         command = cmd.ClaimFees(request.to_holder_id, wire.amount(request.token_amount, "token_amount"))
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         claimed = events_of(outcome, ev.FeesClaimed)[0]
         assert outcome.state is not None
         return admin_pb2.ClaimFeesResponse(
@@ -156,7 +156,7 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
             raise InvalidArgument("observed_at is required: when the reporter observed the price")
         price = wire.amount(request.price, "price")
         observed_at = wire.seconds(request.observed_at, "observed_at")
-        results = self.deps.app.report_price(
+        results = self.service.prices.report_price(
             request.symbol, price, observed_at, request.reporter_id, request.request_id
         )
         return oracle_pb2.ReportPriceResponse(outcomes=self._outcomes(results))
@@ -172,10 +172,12 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
         prices = tuple(
             (p.symbol, wire.amount(p.price, f"prices[{i}].price")) for i, p in enumerate(request.prices)
         )
-        results = self.deps.app.report_prices(request.reporter_id, observed_at, prices, request.request_id)
+        results = self.service.prices.report_prices(
+            request.reporter_id, observed_at, prices, request.request_id
+        )
         return oracle_pb2.ReportPricesResponse(outcomes=self._outcomes(results))
 
-    def _outcomes(self, results: list[PriceResult]) -> list[oracle_pb2.PriceOutcome]:
+    def _outcomes(self, results: list[ProductResult]) -> list[oracle_pb2.PriceOutcome]:
         outcomes = []
         for result in results:
             if result.error is not None:
@@ -209,7 +211,9 @@ class OracleServicer(Base, oracle_pb2_grpc.OracleServiceServicer):
     ) -> oracle_pb2.ReportFundingRateResponse:
         caller.require_reporter(request.reporter_id, "ReportFundingRate")
         rate = wire.signed(request.funding_rate, "funding_rate")
-        outcome = self.deps.app.execute(request.product_id, cmd.ReportFundingRate(rate), request.request_id)
+        outcome = self.service.commands.execute(
+            request.product_id, cmd.ReportFundingRate(rate), request.request_id
+        )
         return oracle_pb2.ReportFundingRateResponse(product=_product(outcome), replayed=outcome.replayed)
 
 
@@ -222,7 +226,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
             wire.amount(request.collateral_amount, "collateral_amount"),
             wire.optional_amount(request.min_tokens_out, "min_tokens_out"),
         )
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         minted = events_of(outcome, ev.Minted)[0]
         assert outcome.state is not None
         return token_pb2.MintResponse(
@@ -241,7 +245,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
             wire.amount(request.token_amount, "token_amount"),
             wire.optional_amount(request.min_collateral_out, "min_collateral_out"),
         )
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         assert outcome.state is not None
         out, fee, nav = _redemption(outcome.events, outcome.state)
         return token_pb2.RedeemResponse(
@@ -260,7 +264,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
         command = cmd.Transfer(
             request.from_holder_id, request.to_holder_id, wire.amount(request.token_amount, "token_amount")
         )
-        outcome = self.deps.app.execute(request.product_id, command, request.request_id)
+        outcome = self.service.commands.execute(request.product_id, command, request.request_id)
         assert outcome.state is not None
         return token_pb2.TransferResponse(
             from_position=wire.position(outcome.state, request.from_holder_id),
@@ -270,7 +274,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
 
     @unary(ANY_ROLE)
     def GetProduct(self, request: token_pb2.GetProductRequest, caller: Caller) -> common_pb2.Product:  # noqa: N802
-        loaded, accrued, now = self.deps.app.accrued(request.product_id)
+        loaded, accrued, now = self.service.reads.accrued(request.product_id)
         return wire.product(accrued, loaded.version, as_of=now)
 
     @unary(ANY_ROLE)
@@ -278,7 +282,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
         self, request: token_pb2.QuoteMintRequest, caller: Caller
     ) -> token_pb2.QuoteMintResponse:
         command = cmd.Mint(QUOTE_HOLDER, wire.amount(request.collateral_amount, "collateral_amount"), 0)
-        draft, now = self.deps.app.quote(request.product_id, command)
+        draft, now = self.service.reads.quote(request.product_id, command)
         minted = next(e for e in draft.events if isinstance(e, ev.Minted))
         return token_pb2.QuoteMintResponse(
             tokens_out=str(minted.tokens_minted),
@@ -292,7 +296,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
         self, request: token_pb2.QuoteRedeemRequest, caller: Caller
     ) -> token_pb2.QuoteRedeemResponse:
         command = cmd.Redeem(QUOTE_HOLDER, wire.amount(request.token_amount, "token_amount"), 0)
-        draft, now = self.deps.app.quote(request.product_id, command)
+        draft, now = self.service.reads.quote(request.product_id, command)
         out, fee, nav = _redemption(draft.events, draft.state)
         return token_pb2.QuoteRedeemResponse(
             collateral_out=str(out), fee=str(fee), nav_per_token=str(nav), as_of=wire.timestamp(now)
@@ -304,7 +308,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
     ) -> token_pb2.ListActivityResponse:
         caller.require_holder(request.holder_id, "ListActivity")
         check_holder_id(request.holder_id)
-        if request.product_id and request.product_id not in self.deps.app.product_ids():
+        if request.product_id and request.product_id not in self.service.reads.product_ids():
             raise ProductNotFound(f"no product {request.product_id!r}")
         size = request.page_size or DEFAULT_PAGE_SIZE
         if not 1 <= size <= MAX_PAGE_SIZE:
@@ -312,7 +316,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
                 f"page_size must be 0 (the default, {DEFAULT_PAGE_SIZE}) to {MAX_PAGE_SIZE}"
             )
         after = wire.page_position(request.page_token)
-        entries, more = self.deps.app.activity.page(
+        entries, more = self.service.reads.activity.page(
             request.holder_id, request.product_id, after, size, request.newest_first
         )
         return token_pb2.ListActivityResponse(
@@ -340,7 +344,7 @@ class TokenServicer(Base, token_pb2_grpc.TokenServiceServicer):
         self, request: token_pb2.GetBalanceRequest, caller: Caller
     ) -> token_pb2.GetBalanceResponse:
         caller.require_holder(request.holder_id, "GetBalance")
-        state = self.deps.app.load(request.product_id).state
+        state = self.service.reads.load(request.product_id).state
         position = wire.position(state, request.holder_id)
         return token_pb2.GetBalanceResponse(tokens=position.tokens, value=position.value)
 
@@ -350,7 +354,7 @@ class KeeperServicer(Base, keeper_pb2_grpc.KeeperServiceServicer):
     def Rebalance(  # noqa: N802
         self, request: keeper_pb2.RebalanceRequest, caller: Caller
     ) -> keeper_pb2.RebalanceResponse:
-        outcome = self.deps.app.execute(request.product_id, cmd.Rebalance(), request.request_id)
+        outcome = self.service.commands.execute(request.product_id, cmd.Rebalance(), request.request_id)
         trades = events_of(outcome, ev.Rebalanced)
         return keeper_pb2.RebalanceResponse(
             rebalanced=bool(trades),
@@ -364,7 +368,7 @@ class KeeperServicer(Base, keeper_pb2_grpc.KeeperServiceServicer):
     @unary(ADMIN)
     def Tick(self, request: keeper_pb2.TickRequest, caller: Caller) -> keeper_pb2.TickResponse:  # noqa: N802
         now = wire.seconds(request.now, "now") if request.HasField("now") else None
-        moment, results = self.deps.app.tick(now)
+        moment, results = self.service.keeper.tick(now)
         outcomes = []
         for result in results:
             if result.error is not None:
