@@ -10,8 +10,8 @@ from typing import Literal
 from adapters.clock import Clock, SimulatedClock, SystemClock
 from adapters.grpc.metrics import Metrics
 from adapters.service.audits import Audits
-from adapters.service.commands import Commands
 from adapters.service.commits import Commits
+from adapters.service.execute import Commands
 from adapters.service.follow import Follow
 from adapters.service.keeper import Keeper
 from adapters.service.prices import Prices

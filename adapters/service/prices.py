@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from attrs import frozen
 
 from adapters.clock import Clock
-from adapters.service.commands import require_request_id
 from adapters.service.commits import Commits, ProductResult
+from adapters.service.execute import require_request_id
 from adapters.store import price_reports
 from adapters.store.codec import command_fingerprint
 from adapters.store.node import STORED_REQUEST_ID_MAX_LEN, Node, RequestIdReused

@@ -7,8 +7,8 @@ from attrs import frozen
 
 from adapters.clock import Clock
 from adapters.service.audits import Audits
-from adapters.service.commands import Commands
 from adapters.service.commits import Commits
+from adapters.service.execute import Commands
 from adapters.service.follow import Follow
 from adapters.service.keeper import Keeper
 from adapters.service.prices import Prices
