@@ -9,8 +9,8 @@ from adapters.grpc import wire
 from adapters.grpc.stubs import common_pb2
 from adapters.store.node import Outcome
 from domain import events as ev
-from domain.draft import nav_wad
 from domain.model import ProductState
+from domain.valuation import nav_wad
 
 
 def product_of(outcome: Outcome) -> common_pb2.Product:

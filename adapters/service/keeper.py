@@ -15,7 +15,7 @@ from adapters.service.reads import load_product
 from adapters.store.node import Node
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import next_keeper_due
+from domain.rebalancing import next_keeper_due
 from domain.validation import NODE_ID_MARK
 
 WALL_TICK_TOLERANCE_S = 5

@@ -13,8 +13,9 @@ from adapters.store.activity import ActivityModel
 from adapters.store.nav_history import NavHistory
 from adapters.store.node import Loaded, Node
 from domain import commands as cmd
+from domain.accrual import accrue
 from domain.decide import decide_and_apply
-from domain.draft import Draft, accrue
+from domain.draft import Draft
 from domain.errors import InsufficientBalance, ProductNotFound
 from domain.model import LOCKED_HOLDER, ProductState
 from domain.validation import shown
