@@ -20,29 +20,18 @@ from eventsourcing.persistence import MapperDeserialisationError, PersistenceErr
 
 from adapters.clock import ClockWentBackwards
 from adapters.rejections import AdapterError
-from adapters.store.node import (
+from adapters.service.follow import TooManyStreams
+from adapters.service.keeper import WallClockTick
+from adapters.store.contract import (
     ConcurrencyConflict,
     ProductUnreadable,
+    RecordUnreadable,
     RequestIdReused,
     StoreWriteFailed,
     UnstorableCommand,
 )
 from adapters.store.writer import WriterClosed
 from domain import errors as de
-
-
-class WallClockTick(AdapterError):
-    """Tick(now) on a node that runs on the wall clock, with a ``now`` that is not now."""
-
-
-class TooManyStreams(AdapterError):
-    """Every slot for a StreamEvents (a replay or a follow: each holds a server thread while
-    its client reads, or does not) is taken; unary calls keep the remaining threads."""
-
-
-class RecordUnreadable(AdapterError):
-    """A stored row that does not decode (StreamEvents reaching it): unrecoverable data
-    corruption at that store position."""
 
 
 class StoreUnavailable(AdapterError):
@@ -117,7 +106,7 @@ STATUS_OF: Mapping[type[Exception], grpc.StatusCode] = {
     # Capacity: streams (replays and follows) are limited so that they cannot starve other RPCs.
     TooManyStreams: S.RESOURCE_EXHAUSTED,
     # The store holds what the node cannot read (written before it refused such events, or
-    # edited since): that product, or that stored row, only; the audit says where.
+    # edited since): that product, or that stored record, only; the audit says where.
     ProductUnreadable: S.DATA_LOSS,
     RecordUnreadable: S.DATA_LOSS,
     # Credentials.
