@@ -8,44 +8,22 @@ import attrs
 from attrs import define
 
 from domain import events as ev
-from domain.evolve import Working, evolve
+from domain.evolve import evolve
 from domain.model import ProductState
 from domain.valuation import debt_value
 
 
-@define(eq=False)
+@define
 class Draft:
     """The state as it will be after the events decided so far. A decision returns its
     draft: the events it caused and the state they leave, so that whoever stores them
-    need not apply them a second time.
+    need not apply them a second time."""
 
-    The events are applied to one working copy of the state, frozen only when ``state``
-    is read: a decision of several events copies the state's mappings once, not per event."""
-
-    _state: ProductState = attrs.field(alias="state")
+    state: ProductState
     events: list[ev.Event] = attrs.Factory(list)
     # An accrual that moved no base unit: written only if the decision writes something
     # else (so that the next accrual starts from the right notional), else dropped.
     pending_accrual: ev.Accrued | None = None
-    # The events applied since ``_state`` was frozen, when there are any.
-    _working: Working | None = attrs.field(default=None, init=False, eq=False, repr=False)
-
-    @property
-    def state(self) -> ProductState:
-        """The state after the events decided so far."""
-        if self._working is not None:
-            self._state = self._working.freeze()
-            self._working = None
-        return self._state
-
-    def __eq__(self, other: object) -> bool:
-        # By value, as before the working copy: the state as it stands, not as last frozen.
-        if not isinstance(other, Draft):
-            return NotImplemented
-        mine = (self.state, self.events, self.pending_accrual)
-        return mine == (other.state, other.events, other.pending_accrual)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, as attrs makes it
 
     @classmethod
     def of(cls, state: ProductState, *events: ev.Event) -> Draft:
@@ -56,19 +34,13 @@ class Draft:
         return draft
 
     def emit(self, event: ev.Event) -> None:
-        if self.pending_accrual is not None:
-            before = self.state
-            after = evolve(before, event)
-            if _accrual_inputs(after) != _accrual_inputs(before):
-                # The event changes what the next accrual would use: settle the period first.
-                accrual, self.pending_accrual = self.pending_accrual, None
-                self.emit(accrual)
-                after = evolve(self.state, event)
-            self._state = after
-        else:
-            if self._working is None:
-                self._working = Working(self._state)
-            self._working.apply(event)
+        after = evolve(self.state, event)
+        if self.pending_accrual is not None and _accrual_inputs(after) != _accrual_inputs(self.state):
+            # The event changes what the next accrual would use: settle the period first.
+            accrual, self.pending_accrual = self.pending_accrual, None
+            self.emit(accrual)
+            after = evolve(self.state, event)
+        self.state = after
         self.events.append(event)
 
     def defer_accrual(self, accrual: ev.Accrued) -> None:
