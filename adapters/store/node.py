@@ -59,6 +59,7 @@ from adapters.store.records import (
     oracle_request_stream_id,
     product_stream_id,
     request_stream_id,
+    store_key_format,
 )
 from adapters.store.url import store_env
 from domain.commands import Command, LaunchProduct, ReconstituteIndex, UpdateParameters
@@ -203,6 +204,7 @@ class Node(Application[Any]):
         # lock of its writes: rounds are recorded outside the group-commit writer.
         self._oracle: tuple[int, OracleBook] = (0, {})
         self._oracle_lock = threading.Lock()
+        self.key_format = store_key_format(self)  # how this store keys request ids (records.py)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoder, writing each event's payload from the canonical
@@ -334,7 +336,7 @@ class Node(Application[Any]):
         fingerprint = hashlib.sha256(canonical_json(body).encode()).hexdigest()
         with self._oracle_lock:
             for _attempt in range(CONFLICT_RETRIES):
-                for marker in self.events.get(oracle_request_stream_id(request_id), limit=1):
+                for marker in self.events.get(oracle_request_stream_id(request_id, self.key_format), limit=1):
                     assert isinstance(marker, OracleRequestRecorded)
                     if marker.fingerprint != fingerprint:
                         raise RequestIdReused(
@@ -355,7 +357,7 @@ class Node(Application[Any]):
                         at=now,
                     ),
                     OracleRequestRecorded(
-                        originator_id=oracle_request_stream_id(request_id),
+                        originator_id=oracle_request_stream_id(request_id, self.key_format),
                         originator_version=1,
                         request_id=request_id,
                         fingerprint=fingerprint,
@@ -489,7 +491,7 @@ class Node(Application[Any]):
             if any(True for _ in self.events.get(product_stream_id(product_id), gt=version or None, limit=1)):
                 return True
         for request_id in batch.requests:
-            if any(True for _ in self.events.get(request_stream_id(request_id), limit=1)):
+            if any(True for _ in self.events.get(request_stream_id(request_id, self.key_format), limit=1)):
                 return True
         if not batch.launches:
             return False
@@ -565,7 +567,9 @@ class Node(Application[Any]):
         """The store's last notification id and the markers of those of ``requests``
         handled before: one query for the batch, not one per request (a round trip each,
         and most ids are new)."""
-        store_max, found = batch_view(self, (request_stream_id(r.request_id) for r in requests))
+        store_max, found = batch_view(
+            self, (request_stream_id(r.request_id, self.key_format) for r in requests)
+        )
         markers = {}
         for marker in found.values():
             assert isinstance(marker, RequestRecorded)
@@ -703,7 +707,7 @@ class Node(Application[Any]):
             )
         batch.records.append(
             RequestRecorded(
-                originator_id=request_stream_id(request_id),
+                originator_id=request_stream_id(request_id, self.key_format),
                 originator_version=1,
                 request_id=request_id,
                 product_id=product_id,

@@ -7,14 +7,15 @@ from adapters.rejections import REJECTIONS
 from adapters.store.lookup import CHUNK, batch_view
 from adapters.store.node import Node, Request
 from adapters.store.records import RequestRecorded, request_stream_id
-from benchmarks.workload import launch
+from adapters.store.url import store_env
+from benchmarks.workload import Appender, launch
 from domain import commands as cmd
 
 NOW = 1_700_000_001
 
 
 def test_an_empty_store_has_no_last_id_and_no_markers(store_url):
-    node = Node.open(store_url)
+    node = Appender(store_env(store_url))  # the library's tables, empty (a node records its format)
     assert batch_view(node, []) == (0, {})
     assert batch_view(node, [request_stream_id("never")]) == (0, {})
 
