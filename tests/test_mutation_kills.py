@@ -15,12 +15,14 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.accrual import streaming_fee_tokens
 from domain.decide import decide
-from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
+from domain.draft import Draft
 from domain.errors import OracleStale, RedeemTooSmall, SlippageExceeded
 from domain.fixedpoint import SECONDS_PER_YEAR, WAD
 from domain.model import Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
 from domain.params import default_params
+from domain.rebalancing import rebalance, ripcord_can_restore
+from domain.valuation import current_leverage_wad
 from domain.vault_math import quote_mint, quote_redeem, tokens_for_equity_added
 from tests.support import USDC, Scenario, launched, minted
 

@@ -17,7 +17,8 @@ import time
 from concurrent.futures import Future
 
 from adapters.rejections import AdapterError
-from adapters.store.node import Node, Outcome, Request
+from adapters.store.contract import Outcome, Request
+from adapters.store.node import Node
 from domain.commands import Command
 
 MAX_BATCH = 1_024

@@ -14,9 +14,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from adapters.store import price_reports
+from adapters.store.contract import RequestIdReused
 from adapters.store.key_format import CURRENT_KEYS, LEGACY_KEYS, TIME_KEYS, id_time_ms, time_key
-from adapters.store.lookup import batch_view
-from adapters.store.node import Node, RequestIdReused
+from adapters.store.node import Node
 from adapters.store.records import (
     NAMESPACE,
     STORE_FORMAT_STREAM_ID,
@@ -28,6 +28,7 @@ from adapters.store.records import (
     product_stream_id,
     request_stream_id,
 )
+from adapters.store.sql import batch_view
 from adapters.store.url import store_env
 from benchmarks.workload import Appender
 from domain import commands as cmd
