@@ -21,7 +21,7 @@ from domain.fixedpoint import SECONDS_PER_YEAR, WAD
 from domain.model import Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
 from domain.params import default_params
-from domain.vault_math import quote_mint, quote_redeem, tokens_for_equity_added
+from domain.vault_math import quote_mint, quote_redeem, recentered_magnitude_wad, tokens_for_equity_added
 from tests.support import USDC, Scenario, launched, minted
 
 
@@ -348,3 +348,21 @@ def test_a_rebalance_never_sells_debt_past_the_target():
         sold = Fraction(trade.units_wad * before.index_price_wad * scale, WAD * WAD)
         assert debt_value + sold <= aim
     assert non_integer_aims > 0
+
+
+# Found by `make mutate`: the distance a recentering moves, `mul_div_up` → `mul_div_down`,
+# survived: no test recentered by less than one WAD unit, where rounding down moves nothing
+# and a slow recentering would leave leverage stuck off target for ever.
+@given(
+    magnitude=st.integers(0, 10**20),
+    target=st.integers(0, 10**20),
+    speed=st.integers(1, WAD),
+)
+@example(magnitude=2 * WAD, target=2 * WAD + 1, speed=1)  # moves 10^-18 of a WAD unit: rounds to one
+@example(magnitude=3 * WAD, target=2 * WAD, speed=WAD // 3)  # a third of the way, up to the unit
+def test_a_recentering_moves_at_least_one_wad_unit_and_the_distance_rounded_up(magnitude, target, speed):
+    goal = recentered_magnitude_wad(magnitude, target, speed)
+    moved = abs(goal - magnitude)
+    exact = Fraction(abs(target - magnitude) * speed, WAD)
+    assert moved == -(-exact.numerator // exact.denominator)  # the exact distance, rounded up
+    assert (goal == magnitude) == (target == magnitude)  # any distance left moves at least one unit
