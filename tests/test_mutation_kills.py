@@ -17,11 +17,17 @@ from domain.accrual import streaming_fee_tokens
 from domain.decide import decide
 from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
 from domain.errors import OracleStale, RedeemTooSmall, SlippageExceeded
-from domain.fixedpoint import SECONDS_PER_YEAR, WAD
+from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
 from domain.params import default_params
-from domain.vault_math import quote_mint, quote_redeem, recentered_magnitude_wad, tokens_for_equity_added
+from domain.vault_math import (
+    purchase_notional,
+    quote_mint,
+    quote_redeem,
+    recentered_magnitude_wad,
+    tokens_for_equity_added,
+)
 from tests.support import USDC, Scenario, launched, minted
 
 
@@ -366,3 +372,58 @@ def test_a_recentering_moves_at_least_one_wad_unit_and_the_distance_rounded_up(m
     exact = Fraction(abs(target - magnitude) * speed, WAD)
     assert moved == -(-exact.numerator // exact.denominator)  # the exact distance, rounded up
     assert (goal == magnitude) == (target == magnitude)  # any distance left moves at least one unit
+
+
+# Found by `make mutate`: `denominator <= 0` → `< 0` in purchase_notional survived: no test
+# asked for a purchase whose cost equals the leverage it removes (g·c = 1), where
+# `(D − m) = g·(E − c·m)` has no solution and the caller buys back the whole shortfall.
+@pytest.mark.parametrize(
+    ("goal_magnitude_wad", "cost_bps"), [(10 * WAD, 1_000), (20 * WAD, 500), (100 * WAD, 100)]
+)
+def test_a_purchase_whose_cost_equals_the_leverage_it_removes_buys_back_the_whole_shortfall(
+    goal_magnitude_wad, cost_bps
+):
+    assert goal_magnitude_wad * cost_bps == WAD * BPS  # g·c = 1 exactly
+    for shortfall_wad in (0, 1, 10**30 + 7):
+        assert purchase_notional(shortfall_wad, goal_magnitude_wad, cost_bps) == shortfall_wad
+    # Just below g·c = 1 the equation has its (large) solution, rounded down.
+    assert purchase_notional(10**30, goal_magnitude_wad - 1, cost_bps) == 10**30 * BPS // (
+        WAD * BPS - (goal_magnitude_wad - 1) * cost_bps
+    )
+
+
+# Found by `make mutate`: in quote_redeem, the remaining holders' share computed from the
+# equity valued *low* (`value_down` → `value_up` for the debt) survived: the redeemer then
+# took up to a base unit of the debt's rounding from those who stay.
+@given(
+    debt_units_wad=st.integers(0, 10**22),
+    supply=st.integers(1, 10**22),
+    share=st.fractions(0, 1),
+    price_wad=st.integers(WAD // 1_000, 10**6 * WAD),
+    equity=st.integers(1, 10**10),
+    decimals=st.sampled_from([0, 2, 6]),
+    fee_bps=st.sampled_from([0, 10]),
+    cost_bps=st.sampled_from([0, 10]),
+)
+# One wei of debt at 0.001: valued up it is 1, valued down 0; the stayer's half of 2 is 1.
+@example(
+    debt_units_wad=1,
+    supply=2,
+    share=Fraction(0),
+    price_wad=WAD // 1_000,
+    equity=2,
+    decimals=0,
+    fee_bps=0,
+    cost_bps=0,
+)
+def test_a_redemption_leaves_those_who_stay_their_share_of_the_equity_valued_high(
+    debt_units_wad, supply, share, price_wad, equity, decimals, fee_bps, cost_bps
+):
+    tokens = max(1, int(supply * share))
+    cash = value_up(debt_units_wad, price_wad, decimals) + equity
+    quote = quote_redeem(cash, debt_units_wad, supply, price_wad, decimals, tokens, fee_bps, cost_bps)
+    equity_high = cash - value_down(debt_units_wad, price_wad, decimals)  # the debt valued down
+    if quote.gross_out > 0:
+        # What stays (booked low) is at least the stayers' share of the equity valued high.
+        assert quote.equity_after * supply >= equity_high * (supply - tokens)
+        assert quote.gross_out * supply <= equity_high * tokens
