@@ -427,3 +427,27 @@ def test_a_redemption_leaves_those_who_stay_their_share_of_the_equity_valued_hig
         # What stays (booked low) is at least the stayers' share of the equity valued high.
         assert quote.equity_after * supply >= equity_high * (supply - tokens)
         assert quote.gross_out * supply <= equity_high * tokens
+
+
+# Found by `make mutate`: in purchase_notional, `mul_div_down` → `mul_div_up` and
+# `denominator <= 0` → `<= 1` survived: no test checked the purchase against its equation,
+# whose solution must round down (the vault never buys back more than it needs), nor met
+# a denominator of exactly one (g·c = 1 − 10^-22, as at g = (10^22 − 1)/121, c = 121 bps).
+@given(
+    shortfall_wad=st.integers(0, 10**40),
+    goal_magnitude_wad=st.integers(0, 100 * WAD),
+    cost_bps=st.integers(0, 1_000),
+)
+@example(shortfall_wad=3, goal_magnitude_wad=(WAD * BPS - 1) // 121, cost_bps=121)  # denominator 1
+@example(shortfall_wad=3, goal_magnitude_wad=(WAD * BPS - 1) // 363, cost_bps=363)  # denominator 1
+@example(shortfall_wad=10**22 + 1, goal_magnitude_wad=2 * WAD, cost_bps=10)  # a remainder to round
+def test_a_purchase_is_the_exact_solution_of_its_equation_rounded_down(
+    shortfall_wad, goal_magnitude_wad, cost_bps
+):
+    bought = purchase_notional(shortfall_wad, goal_magnitude_wad, cost_bps)
+    denominator = WAD * BPS - goal_magnitude_wad * cost_bps  # WAD·BPS·(1 − g·c)
+    if denominator <= 0:
+        assert bought == shortfall_wad  # no solution: buy back all the debt it can
+    else:
+        # m·(1 − g·c) ≤ shortfall < (m + 1)·(1 − g·c): the solution, rounded down
+        assert bought * denominator <= shortfall_wad * BPS < (bought + 1) * denominator
