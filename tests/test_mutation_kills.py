@@ -26,6 +26,7 @@ from domain.vault_math import (
     quote_mint,
     quote_redeem,
     recentered_magnitude_wad,
+    sale_notional,
     tokens_for_equity_added,
 )
 from tests.support import USDC, Scenario, launched, minted
@@ -392,9 +393,10 @@ def test_a_purchase_whose_cost_equals_the_leverage_it_removes_buys_back_the_whol
     )
 
 
-# Found by `make mutate`: in quote_redeem, the remaining holders' share computed from the
-# equity valued *low* (`value_down` → `value_up` for the debt) survived: the redeemer then
-# took up to a base unit of the debt's rounding from those who stay.
+# The law behind quote_redeem's `equity_before_high`, checked on the quote itself (the
+# mutant `value_down` → `value_up` for the debt took minutes of the state machine to die):
+# were the stayers' share computed from the equity valued low, the redeemer would take up
+# to a base unit of the debt's rounding from those who stay.
 @given(
     debt_units_wad=st.integers(0, 10**22),
     supply=st.integers(1, 10**22),
@@ -451,3 +453,18 @@ def test_a_purchase_is_the_exact_solution_of_its_equation_rounded_down(
     else:
         # m·(1 − g·c) ≤ shortfall < (m + 1)·(1 − g·c): the solution, rounded down
         assert bought * denominator <= shortfall_wad * BPS < (bought + 1) * denominator
+
+
+# Found by `make mutate`: `mul_div_down` → `mul_div_up` in sale_notional survived: no test
+# checked the sale against its equation, whose solution must round down, so that the sale
+# never takes the debt past the goal times the equity its cost leaves.
+@given(
+    excess_wad=st.integers(0, 10**40),
+    goal_magnitude_wad=st.integers(0, 100 * WAD),
+    cost_bps=st.integers(0, 1_000),
+)
+@example(excess_wad=10**22 + 1, goal_magnitude_wad=2 * WAD, cost_bps=10)  # a remainder to round
+def test_a_sale_is_the_exact_solution_of_its_equation_rounded_down(excess_wad, goal_magnitude_wad, cost_bps):
+    sold = sale_notional(excess_wad, goal_magnitude_wad, cost_bps)
+    denominator = WAD * BPS + goal_magnitude_wad * cost_bps  # WAD·BPS·(1 + g·c)
+    assert sold * denominator <= excess_wad * BPS < (sold + 1) * denominator
