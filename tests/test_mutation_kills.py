@@ -16,9 +16,9 @@ from domain import events as ev
 from domain.accrual import streaming_fee_tokens
 from domain.decide import decide
 from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
-from domain.errors import OracleStale, RedeemTooSmall, SlippageExceeded
+from domain.errors import MintTooSmall, OracleStale, RedeemTooSmall, SlippageExceeded, SupplyCapReached
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
-from domain.model import Component, ProductState, RebalanceReason, Report
+from domain.model import MINIMUM_LOCKED_SUPPLY, Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
 from domain.params import default_params
 from domain.vault_math import (
@@ -468,3 +468,32 @@ def test_a_sale_is_the_exact_solution_of_its_equation_rounded_down(excess_wad, g
     sold = sale_notional(excess_wad, goal_magnitude_wad, cost_bps)
     denominator = WAD * BPS + goal_magnitude_wad * cost_bps  # WAD·BPS·(1 + g·c)
     assert sold * denominator <= excess_wad * BPS < (sold + 1) * denominator
+
+
+# Found by `make mutate`: `supply_after > supply_cap` → `>=` in decide_mint: no test minted
+# exactly up to the cap, which the cap allows.
+def test_a_mint_up_to_exactly_the_supply_cap_is_accepted_and_one_token_past_it_is_not():
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    supply_after = only(ev.Minted, decide(state, cmd.Mint("bob", 300 * USDC, 0), now)).supply_after
+    at_cap = attrs.evolve(state, params=attrs.evolve(state.params, supply_cap=supply_after))
+    assert only(ev.Minted, decide(at_cap, cmd.Mint("bob", 300 * USDC, 0), now)).supply_after == supply_after
+    below = attrs.evolve(state, params=attrs.evolve(state.params, supply_cap=supply_after - 1))
+    with pytest.raises(SupplyCapReached):
+        decide(below, cmd.Mint("bob", 300 * USDC, 0), now)
+
+
+# Found by `make mutate`: `tokens_to_holder <= 0` → `< 0` in decide_mint: no first mint
+# yielded exactly the locked minimum supply, which would leave its minter no token at all.
+def test_a_first_mint_yielding_exactly_the_locked_minimum_is_refused_and_one_unit_more_is_not():
+    # With 18-decimal collateral a token base unit is a collateral base unit, so a first
+    # mint can land on the locked minimum exactly.
+    params = attrs.evolve(default_params(), collateral_decimals=18)
+    scenario = launched(params=params)
+    state, now = scenario.product, scenario.now
+    smallest = 1_002_002_003  # after the mint fee and the hedge's cost: 10^9 tokens
+    with pytest.raises(MintTooSmall):
+        decide(state, cmd.Mint("alice", smallest, 0), now)
+    accepted = only(ev.Minted, decide(state, cmd.Mint("alice", smallest + 1, 0), now))
+    assert accepted.tokens_locked == MINIMUM_LOCKED_SUPPLY
+    assert accepted.tokens_minted == 1
