@@ -24,6 +24,7 @@ from domain.params import default_params
 from domain.vault_math import (
     purchase_notional,
     quote_mint,
+    quote_rebalance,
     quote_redeem,
     recentered_magnitude_wad,
     sale_notional,
@@ -497,3 +498,19 @@ def test_a_first_mint_yielding_exactly_the_locked_minimum_is_refused_and_one_uni
     accepted = only(ev.Minted, decide(state, cmd.Mint("alice", smallest + 1, 0), now))
     assert accepted.tokens_locked == MINIMUM_LOCKED_SUPPLY
     assert accepted.tokens_minted == 1
+
+
+# Found by `make mutate`: `0 < max_trade_notional` → `1 < …` in quote_rebalance survived:
+# no test set the smallest cap there is, one base unit, which must cap like any other
+# (0 alone means no cap).
+@pytest.mark.parametrize("cap", [1, 2, 1_000])
+@pytest.mark.parametrize("price_wad", [900 * WAD, 1_100 * WAD])  # a rise: buy back; a fall: sell
+def test_a_cap_of_one_base_unit_caps_a_rebalance_like_any_other(cap, price_wad):
+    cash, debt = 2_000 * USDC, 10**18  # |leverage| 0.82 at 900, 1.22 at 1,100: off the target 1
+    quote = quote_rebalance(cash, debt, price_wad, 6, WAD, 10, cap)
+    uncapped = quote_rebalance(cash, debt, price_wad, 6, WAD, 10, 0)
+    assert not uncapped.capped
+    assert uncapped.notional > 1_000
+    assert quote.capped
+    assert quote.notional <= cap
+    assert quote.units_wad < uncapped.units_wad
