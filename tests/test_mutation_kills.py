@@ -197,8 +197,9 @@ def test_a_keeper_trade_exactly_at_max_trade_notional_is_not_capped():
     assert below.units_wad < uncapped.units_wad
 
 
-# Found by `make mutate`: `0 < max_trade_notional` → `1 < …` survived: no test capped a
-# trade at the smallest cap there is.
+# A keeper trade capped at a small notional trades at most that notional. (The mutant
+# `0 < max_trade_notional` → `1 < …` differs only at a cap of one base unit, below which
+# this trade is dust: test_a_cap_of_one_base_unit_caps_a_rebalance_like_any_other kills it.)
 def test_a_keeper_trade_capped_at_a_tiny_notional_trades_at_most_that_notional():
     # The smallest cap whose trade still costs a base unit (a 1-unit trade is dust that
     # records nothing since trades are sized with their cost): 10 bps of 10,000 units.
