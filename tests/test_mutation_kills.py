@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import attrs
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from domain import commands as cmd
@@ -515,3 +515,29 @@ def test_a_cap_of_one_base_unit_caps_a_rebalance_like_any_other(cap, price_wad):
     assert quote.capped
     assert quote.notional <= cap
     assert quote.units_wad < uncapped.units_wad
+
+
+# Found by `make mutate`: a sale's proceeds rounded up (`value_down` → `value_up` in
+# quote_rebalance) survived: no test valued a rebalance trade to the base unit. A sale's
+# proceeds round down and a purchase's price rounds up: the vault books at most what it
+# receives and at least what it pays.
+@given(
+    cash=st.integers(10 * USDC, 10**7 * USDC),
+    debt_units_wad=st.integers(10**15, 10**22),
+    price_wad=st.integers(WAD, 10**5 * WAD),
+    cost_bps=st.sampled_from([0, 10, 50]),
+)
+@example(cash=2_000 * USDC, debt_units_wad=10**18 + 3, price_wad=900 * WAD + 7, cost_bps=10)  # a sale
+@example(cash=2_000 * USDC, debt_units_wad=10**18 + 3, price_wad=1_100 * WAD + 7, cost_bps=10)  # a purchase
+def test_a_rebalance_books_sale_proceeds_rounded_down_and_purchases_rounded_up(
+    cash, debt_units_wad, price_wad, cost_bps
+):
+    assume(cash > value_up(debt_units_wad, price_wad, 6))  # some equity to rebalance
+    quote = quote_rebalance(cash, debt_units_wad, price_wad, 6, WAD, cost_bps, 0)
+    exact = quote.units_wad * price_wad * USDC  # the trade's value, times WAD²
+    if quote.side == "sell":
+        assert quote.notional * WAD * WAD <= exact < (quote.notional + 1) * WAD * WAD
+        assert quote.cash_after == cash + quote.notional - quote.execution_cost
+    else:
+        assert (quote.notional - 1) * WAD * WAD < exact <= quote.notional * WAD * WAD
+        assert quote.cash_after == cash - quote.notional - quote.execution_cost
