@@ -541,3 +541,37 @@ def test_a_rebalance_books_sale_proceeds_rounded_down_and_purchases_rounded_up(
     else:
         assert (quote.notional - 1) * WAD * WAD < exact <= quote.notional * WAD * WAD
         assert quote.cash_after == cash - quote.notional - quote.execution_cost
+
+
+# Found by `make mutate`: `at=now` → `at=None` in the settlement redemption survived: no
+# test read the time of every kind of event. Every event a decision emits is stamped with
+# the decision's time (the log's order, the projections and `iit events` read it).
+def test_every_event_a_decision_emits_is_stamped_with_the_decision_time():
+    scenario = minted(5_000 * USDC)
+    steps: list[cmd.Command] = [
+        cmd.ReportFundingRate(WAD // 10),
+        cmd.Mint("bob", 700 * USDC, 0),
+        cmd.Redeem("alice", 100 * WAD, 0),
+        cmd.Transfer("alice", "carol", WAD),
+        cmd.ReportPrices("r1", 0, (("BTC", 51_000 * WAD), ("ETH", 2_550 * WAD))),  # out of the band
+        cmd.Tick(),
+        cmd.ReportPrices("r1", 0, (("BTC", 30_000 * WAD), ("ETH", 1_500 * WAD))),  # trips the breaker
+        cmd.ResolveHalt(accept=False),
+        cmd.Pause(),
+        cmd.Resume(),
+        cmd.UpdateParameters((("mint_fee_bps", 20),)),
+        cmd.ClaimFees("dao", 1),
+        cmd.SettleProduct(),
+        cmd.Redeem("bob", WAD, 0),
+    ]
+    kinds = set()
+    for step in steps:
+        scenario.advance(60)
+        command = attrs.evolve(step, observed_at=scenario.now) if isinstance(step, cmd.ReportPrices) else step
+        events = scenario.run(command)
+        assert events, command
+        for event in events:
+            assert event.at == scenario.now, event
+            kinds.add(type(event))
+    assert {ev.Accrued, ev.Rebalanced, ev.CircuitBreakerTripped, ev.HaltResolved, ev.Settled} <= kinds
+    assert {ev.FeesClaimed, ev.SettlementRedeemed, ev.ParametersUpdated, ev.FundingRateSet} <= kinds
