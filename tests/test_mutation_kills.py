@@ -16,7 +16,14 @@ from domain import events as ev
 from domain.accrual import streaming_fee_tokens
 from domain.decide import decide
 from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
-from domain.errors import MintTooSmall, OracleStale, RedeemTooSmall, SlippageExceeded, SupplyCapReached
+from domain.errors import (
+    InsufficientBalance,
+    MintTooSmall,
+    OracleStale,
+    RedeemTooSmall,
+    SlippageExceeded,
+    SupplyCapReached,
+)
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import MINIMUM_LOCKED_SUPPLY, Component, ProductState, RebalanceReason, Report
 from domain.oracle import candidate_price
@@ -575,3 +582,27 @@ def test_every_event_a_decision_emits_is_stamped_with_the_decision_time():
             kinds.add(type(event))
     assert {ev.Accrued, ev.Rebalanced, ev.CircuitBreakerTripped, ev.HaltResolved, ev.Settled} <= kinds
     assert {ev.FeesClaimed, ev.SettlementRedeemed, ev.ParametersUpdated, ev.FundingRateSet} <= kinds
+
+
+# Balances are spent up to the last token base unit: a transfer or a redemption of exactly
+# the holder's balance is accepted, one unit more is refused (`balance < amount` → `<=`
+# in decide_transfer and in the redemption's balance check would refuse the whole balance).
+def test_a_holder_can_transfer_or_redeem_exactly_its_whole_balance_and_not_one_unit_more():
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    balance = state.balance_of("alice")
+    with pytest.raises(InsufficientBalance):
+        decide(state, cmd.Transfer("alice", "bob", balance + 1), now)
+    moved = only(ev.Transferred, decide(state, cmd.Transfer("alice", "bob", balance), now))
+    assert moved.tokens == balance
+    with pytest.raises(InsufficientBalance):
+        decide(state, cmd.Redeem("alice", balance + 1, 0), now)
+    assert only(ev.Redeemed, decide(state, cmd.Redeem("alice", balance, 0), now)).tokens_burned == balance
+    scenario.run(cmd.SettleProduct())
+    settled = scenario.product
+    with pytest.raises(InsufficientBalance):
+        decide(settled, cmd.Redeem("alice", balance + 1, 0), now)
+    assert (
+        only(ev.SettlementRedeemed, decide(settled, cmd.Redeem("alice", balance, 0), now)).tokens_burned
+        == balance
+    )
