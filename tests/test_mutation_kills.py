@@ -18,6 +18,7 @@ from domain.decide import decide
 from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
 from domain.errors import (
     InsufficientBalance,
+    InvalidArgument,
     MintTooSmall,
     OracleStale,
     RedeemTooSmall,
@@ -25,7 +26,16 @@ from domain.errors import (
     SupplyCapReached,
 )
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
-from domain.model import MINIMUM_LOCKED_SUPPLY, Component, ProductState, RebalanceReason, Report
+from domain.model import (
+    MINIMUM_LOCKED_SUPPLY,
+    VAULT,
+    Component,
+    Movement,
+    ProductState,
+    RebalanceReason,
+    Report,
+    holder_account,
+)
 from domain.oracle import candidate_price
 from domain.params import default_params
 from domain.vault_math import (
@@ -606,3 +616,29 @@ def test_a_holder_can_transfer_or_redeem_exactly_its_whole_balance_and_not_one_u
         only(ev.SettlementRedeemed, decide(settled, cmd.Redeem("alice", balance, 0), now)).tokens_burned
         == balance
     )
+
+
+# Found by `make mutate`: the field names passed to check_holder_id in decide_transfer
+# survived being dropped: no test read which holder of a transfer was refused. The
+# rejection names the field at fault, as every InvalidArgument does (SPEC §7).
+@pytest.mark.parametrize("bad", ["", "treasury", "locked:minimum-supply", "a b"])
+def test_a_transfer_with_a_bad_holder_id_names_the_field_at_fault(bad):
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    with pytest.raises(InvalidArgument, match=r"^from_holder_id"):
+        decide(state, cmd.Transfer(bad, "bob", 1), now)
+    with pytest.raises(InvalidArgument, match=r"^to_holder_id"):
+        decide(state, cmd.Transfer("alice", bad, 1), now)
+
+
+# Found by `make mutate`: `movements=(…) if out else ()` → `if out or True` in the
+# settlement redemption survived: a redemption paying nothing recorded a movement of 0.
+# A movement records collateral that moved; none moved, none is recorded.
+def test_a_settled_redemption_paying_nothing_records_no_movement():
+    scenario = minted()
+    scenario.run(cmd.SettleProduct())
+    redeemed = only(ev.SettlementRedeemed, scenario.run(cmd.Redeem("alice", 1, 0)))
+    assert redeemed.collateral_out == 0  # one token base unit's share rounds down to nothing
+    assert redeemed.movements == ()
+    paid = only(ev.SettlementRedeemed, scenario.run(cmd.Redeem("alice", 10 * WAD, 0)))
+    assert paid.movements == (Movement(VAULT, holder_account("alice"), paid.collateral_out),)
