@@ -10,13 +10,20 @@ total as ticking once a day.
 The streaming fee follows Set Protocol's formula: with ``a = fee × dt / year``, the
 treasury receives ``supply × a / (1 − a)`` new tokens, rounded down, so that after the
 mint it owns exactly the fraction ``a`` of the supply.
+
+``accrue`` applies both to a decision's draft as one ``Accrued`` event (or defers it when
+it moves nothing).
 """
 
 from __future__ import annotations
 
 from attrs import frozen
 
+from domain import events as ev
+from domain.draft import Draft
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD
+from domain.model import LENDER, VAULT, Movement, ProductState
+from domain.valuation import debt_value
 
 FUNDING_DENOMINATOR = WAD * SECONDS_PER_YEAR
 
@@ -54,3 +61,50 @@ def streaming_fee_tokens(supply: int, fee_bps: int, elapsed_s: int) -> int:
     denominator = BPS * SECONDS_PER_YEAR
     numerator = min(fee_bps * elapsed_s, denominator // 2)
     return supply * numerator // (denominator - numerator)
+
+
+def accrue(draft: Draft, now: int) -> None:
+    """Bring funding and the streaming fee up to ``now`` (one ``Accrued`` event)."""
+    state = draft.state
+    elapsed_s = now - state.accrued_at
+    if state.settled or elapsed_s <= 0:
+        return
+    notional = debt_value(state) if state.index_price_wad else 0
+    funding = accrue_funding(notional, state.funding_rate_wad, elapsed_s, state.funding_carry)
+    fee_tokens = streaming_fee_tokens(state.vault.supply, state.params.streaming_fee_bps, elapsed_s)
+    movements: tuple[Movement, ...] = ()
+    if funding.paid == 0 and fee_tokens == 0:
+        # No base unit moved: no event, unless a later event of this decision needs the
+        # accrual before it. The remainder is not lost: ``accrued_at`` and the carry stay,
+        # and the next accrual settles the whole period at the same notional and rate.
+        draft.defer_accrual(_accrued(state, now, notional, funding.paid, funding.carry, 0, ()))
+        return
+    if funding.paid > 0:
+        movements = (Movement(VAULT, LENDER, funding.paid),)
+    elif funding.paid < 0:
+        movements = (Movement(LENDER, VAULT, -funding.paid),)
+    draft.emit(_accrued(state, now, notional, funding.paid, funding.carry, fee_tokens, movements))
+
+
+def _accrued(
+    state: ProductState,
+    now: int,
+    notional: int,
+    paid: int,
+    carry: int,
+    fee_tokens: int,
+    movements: tuple[Movement, ...],
+) -> ev.Accrued:
+    return ev.Accrued(
+        at=now,
+        accrued_from=state.accrued_at,
+        debt_notional=notional,
+        funding_rate_wad=state.funding_rate_wad,
+        funding_paid=paid,
+        funding_carry=carry,
+        streaming_fee_tokens=fee_tokens,
+        supply_before=state.vault.supply,
+        cash_after=state.vault.cash - paid,
+        supply_after=state.vault.supply + fee_tokens,
+        movements=movements,
+    )

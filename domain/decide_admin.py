@@ -4,6 +4,7 @@ index reconstitution and wind-down settlement."""
 from __future__ import annotations
 
 from domain import events as ev
+from domain.accrual import accrue
 from domain.commands import (
     ClaimFees,
     LaunchProduct,
@@ -15,16 +16,7 @@ from domain.commands import (
     UpdateParameters,
 )
 from domain.decide_market import since_trip_candidate
-from domain.draft import (
-    Draft,
-    accrue,
-    current_leverage_wad,
-    require_fresh_price,
-    require_not_halted,
-    require_not_settled,
-    settle,
-    settle_or_ripcord,
-)
+from domain.draft import Draft
 from domain.errors import (
     InsufficientBalance,
     InvalidArgument,
@@ -36,10 +28,13 @@ from domain.errors import (
     ProductNotHalted,
 )
 from domain.evolve import evolve
+from domain.guards import require_fresh_price, require_not_halted, require_not_settled
 from domain.model import TREASURY_HOLDER, ProductState, Report
 from domain.oracle import fresh_median, index_price_wad, move_wad, reconstituted_components
 from domain.params import Params, first_schedule_after, patched, validate_params
+from domain.settlement import settle, settle_or_ripcord
 from domain.validation import check_components, check_holder_id, check_positive, check_product_id
+from domain.valuation import current_leverage_wad
 
 
 def decide_launch(state: ProductState | None, command: LaunchProduct, now: int) -> Draft:

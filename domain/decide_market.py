@@ -4,19 +4,12 @@ ripcord in the same decision), funding rates, rebalancing and the keeper's tick.
 from __future__ import annotations
 
 from domain import events as ev
+from domain.accrual import accrue
 from domain.commands import Rebalance, ReportFundingRate, ReportPrice, ReportPrices, Tick
-from domain.draft import (
-    Draft,
-    accrue,
-    rebalance,
-    rebalance_reason,
-    require_fresh_price,
-    require_not_halted,
-    require_not_settled,
-    settle_or_ripcord,
-)
+from domain.draft import Draft
 from domain.errors import InvalidArgument, InvalidPriceReport
 from domain.fixedpoint import WAD
+from domain.guards import require_fresh_price, require_not_halted, require_not_settled
 from domain.model import PendingPrice, ProductState, Report
 from domain.oracle import (
     Candidate,
@@ -28,6 +21,8 @@ from domain.oracle import (
     move_wad,
     moved_beyond,
 )
+from domain.rebalancing import rebalance, rebalance_reason
+from domain.settlement import settle_or_ripcord
 from domain.validation import check_reporter_id, check_symbol
 
 FUNDING_RATE_MAX_WAD = 10 * WAD  # 1000 % a year: beyond it a report is an error

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from domain import events as ev
+from domain.accrual import accrue
 from domain.commands import Mint, Redeem, Transfer
-from domain.draft import (
-    Draft,
-    accrue,
-    current_equity,
-    nav_wad,
-    require_fresh_price,
-    require_not_halted,
-    require_not_settled,
-    settle_or_ripcord,
-)
+from domain.draft import Draft
 from domain.errors import (
     InsufficientBalance,
     InvalidArgument,
@@ -25,6 +17,7 @@ from domain.errors import (
     VaultInsolvent,
 )
 from domain.fixedpoint import mul_div_down
+from domain.guards import require_fresh_price, require_not_halted, require_not_settled
 from domain.model import (
     LOCKED_HOLDER,
     MARKET,
@@ -35,7 +28,9 @@ from domain.model import (
     ProductState,
     holder_account,
 )
+from domain.settlement import settle_or_ripcord
 from domain.validation import check_holder_id, check_non_negative, check_positive
+from domain.valuation import current_equity, nav_wad
 from domain.vault_math import nav_per_token_wad, quote_mint, quote_redeem
 
 

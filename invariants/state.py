@@ -7,9 +7,10 @@ from collections.abc import Callable
 from attrs import define, field
 
 from domain.accrual import FUNDING_DENOMINATOR
-from domain.draft import current_equity, current_leverage_wad, ripcord_can_restore
 from domain.model import LOCKED_HOLDER, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, ProductState
 from domain.oracle import is_fresh
+from domain.rebalancing import ripcord_can_restore
+from domain.valuation import current_equity, current_leverage_wad
 from invariants.tally import MappingTally
 from invariants.verdict import Verdict, holds, violated
 

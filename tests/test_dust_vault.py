@@ -8,8 +8,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from domain import commands as cmd
-from domain.draft import current_equity
 from domain.errors import MintTooSmall
+from domain.valuation import current_equity
 from tests.test_state_machine import ProductMachine
 
 

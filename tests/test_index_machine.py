@@ -34,12 +34,12 @@ from hypothesis.stateful import (
 
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import nav_wad
 from domain.errors import DomainError
 from domain.evolve import evolve
 from domain.fixedpoint import WAD, median
 from domain.model import Component
 from domain.params import default_params
+from domain.valuation import nav_wad
 from invariants.log import check_log
 from invariants.state import check_decision_end, check_state
 from invariants.transition import check_transition

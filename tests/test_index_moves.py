@@ -10,11 +10,11 @@ import pytest
 
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import nav_wad
 from domain.errors import InvalidPriceReport, PriceUnavailable, ProductHalted
 from domain.fixedpoint import WAD
 from domain.model import Component, Report, Status
 from domain.params import default_params
+from domain.valuation import nav_wad
 from tests.support import USDC, Scenario
 
 A_B = (Component("A", WAD), Component("B", WAD))

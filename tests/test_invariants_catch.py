@@ -15,11 +15,11 @@ import pytest
 from domain import commands as cmd
 from domain import events as ev
 from domain.accrual import FUNDING_DENOMINATOR
-from domain.draft import debt_value
 from domain.evolve import evolve
 from domain.fixedpoint import BPS, WAD
 from domain.model import LOCKED_HOLDER, MARKET, MINIMUM_LOCKED_SUPPLY, TREASURY, VAULT, Component, Report
 from domain.params import default_params
+from domain.valuation import debt_value
 from invariants.log import check_log, replay
 from invariants.state import (
     DECISION_INVARIANTS,

@@ -15,7 +15,7 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.accrual import streaming_fee_tokens
 from domain.decide import decide
-from domain.draft import Draft, current_leverage_wad, rebalance, ripcord_can_restore
+from domain.draft import Draft
 from domain.errors import (
     InsufficientBalance,
     InvalidArgument,
@@ -38,6 +38,8 @@ from domain.model import (
 )
 from domain.oracle import candidate_price
 from domain.params import default_params
+from domain.rebalancing import rebalance, ripcord_can_restore
+from domain.valuation import current_leverage_wad
 from domain.vault_math import (
     purchase_notional,
     quote_mint,

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import current_leverage_wad, next_keeper_due
 from domain.errors import InvalidParameters
 from domain.fixedpoint import BPS, WAD, value_up
 from domain.params import default_params, first_schedule_after, validate_params
+from domain.rebalancing import next_keeper_due
+from domain.valuation import current_leverage_wad
 from domain.vault_math import quote_rebalance, recentered_magnitude_wad
 from tests.support import DEFAULT_PRICES, USDC, Scenario, launched
 

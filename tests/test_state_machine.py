@@ -31,7 +31,6 @@ from hypothesis.stateful import (
 
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import (
     DomainError,
     InsufficientBalance,
@@ -42,6 +41,7 @@ from domain.errors import (
 )
 from domain.model import LOCKED_HOLDER, TREASURY_HOLDER, Component, Report
 from domain.params import default_params
+from domain.valuation import current_leverage_wad, nav_wad
 from invariants.log import ProductReplay, check_log, replay
 from tests.reference_model import ReferenceModel
 from tests.support import Scenario

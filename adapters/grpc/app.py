@@ -32,10 +32,12 @@ from adapters.store.records import PriceReportRecorded, StoredProductEvent
 from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain import events as ev
+from domain.accrual import accrue
 from domain.decide import decide_and_apply
-from domain.draft import Draft, accrue, next_keeper_due
+from domain.draft import Draft
 from domain.errors import InsufficientBalance, InvalidArgument, InvalidPriceReport, ProductNotFound
 from domain.model import LOCKED_HOLDER, ProductState
+from domain.rebalancing import next_keeper_due
 from domain.validation import check_client_request_id, check_reporter_id, shown
 
 ClockMode = Literal["wall", "simulated"]

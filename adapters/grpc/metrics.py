@@ -45,9 +45,9 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from domain.draft import current_leverage_wad, nav_wad
 from domain.fixedpoint import WAD
 from domain.model import ProductState, Status
+from domain.valuation import current_leverage_wad, nav_wad
 
 # The gRPC status names of grpc-prometheus (Go's codes.Code.String()).
 GO_CODE = {

@@ -43,10 +43,10 @@ from adapters.store.activity import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from adapters.store.node import Outcome
 from domain import commands as cmd
 from domain import events as ev
-from domain.draft import nav_wad
 from domain.errors import InvalidArgument, ProductNotFound
 from domain.model import ProductState
 from domain.validation import check_holder_id
+from domain.valuation import nav_wad
 
 
 def _product(outcome: Outcome) -> common_pb2.Product:

@@ -15,7 +15,6 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters.grpc.stubs import common_pb2
-from domain.draft import current_leverage_wad, nav_wad
 from domain.errors import InvalidArgument
 from domain.fixedpoint import WAD, holding_value_down
 from domain.model import Component, ProductState, Status
@@ -37,6 +36,7 @@ from domain.validation import (
     check_symbol,
     shown,
 )
+from domain.valuation import current_leverage_wad, nav_wad
 
 # Amounts fit in 128 bits: 3.4e38 base units is beyond any real supply, and a bound keeps
 # arithmetic and storage of a hostile request small.

@@ -28,10 +28,11 @@ from adapters.simulate.policies import Policy
 from domain import commands as cmd
 from domain import events as ev
 from domain.decide import decide
-from domain.draft import current_equity, current_leverage_wad, nav_wad, next_keeper_due
 from domain.evolve import evolve_all
 from domain.model import Component, ProductState
 from domain.params import Params
+from domain.rebalancing import next_keeper_due
+from domain.valuation import current_equity, current_leverage_wad, nav_wad
 
 HOLDER = "sim-holder"
 FEEDS = ("rounds", "per-asset")

@@ -14,9 +14,9 @@ from adapters.store.codec import decode_event
 from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent
 from domain import events as ev
-from domain.draft import current_leverage_wad, nav_wad
 from domain.evolve import evolve
 from domain.model import ProductState
+from domain.valuation import current_leverage_wad, nav_wad
 
 PAGE_SIZE = 1_000
 _NAV_EVENTS = (ev.PriceAccepted, ev.Minted, ev.Redeemed, ev.Rebalanced, ev.Settled, ev.Accrued)

@@ -14,8 +14,8 @@ from adapters.store.node import Node
 from adapters.store.projections import rebuild
 from adapters.store.service import NodeService
 from domain import commands as cmd
-from domain.draft import current_leverage_wad, nav_wad
 from domain.fixedpoint import WAD
+from domain.valuation import current_leverage_wad, nav_wad
 from tests.store.test_service import T0, two_products
 from tests.support import USDC
 
