@@ -24,6 +24,7 @@ from domain.errors import (
     RedeemTooSmall,
     SlippageExceeded,
     SupplyCapReached,
+    VaultInsolvent,
 )
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import (
@@ -644,3 +645,20 @@ def test_a_settled_redemption_paying_nothing_records_no_movement():
     assert redeemed.movements == ()
     paid = only(ev.SettlementRedeemed, scenario.run(cmd.Redeem("alice", 10 * WAD, 0)))
     assert paid.movements == (Movement(VAULT, holder_account("alice"), paid.collateral_out),)
+
+
+# No pure test reached `_require_solvent`: a vault with holders and no equity left (here
+# cash exactly covering the debt valued up, or less) takes no mint and pays no redemption;
+# it must settle. At equity 0 exactly, `equity_value <= 0` → `< 0` would let both through.
+@pytest.mark.parametrize("equity", [0, -1, -1_000 * USDC])
+def test_a_vault_with_holders_and_no_equity_refuses_mints_and_redemptions(equity):
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    broke = attrs.evolve(state, vault=attrs.evolve(state.vault, cash=debt_value + equity))
+    with pytest.raises(VaultInsolvent):
+        decide(broke, cmd.Mint("bob", 100 * USDC, 0), now)
+    with pytest.raises(VaultInsolvent):
+        decide(broke, cmd.Redeem("alice", WAD, 0), now)
+    healthy = attrs.evolve(state, vault=attrs.evolve(state.vault, cash=debt_value + 100 * USDC))
+    assert only(ev.Minted, decide(healthy, cmd.Mint("bob", 100 * USDC, 0), now)).tokens_minted > 0
