@@ -662,3 +662,46 @@ def test_a_vault_with_holders_and_no_equity_refuses_mints_and_redemptions(equity
         decide(broke, cmd.Redeem("alice", WAD, 0), now)
     healthy = attrs.evolve(state, vault=attrs.evolve(state.vault, cash=debt_value + 100 * USDC))
     assert only(ev.Minted, decide(healthy, cmd.Mint("bob", 100 * USDC, 0), now)).tokens_minted > 0
+
+
+# A movement records collateral that moved: every movement a decision records moves a
+# positive amount, also when a fee or an execution cost is zero (`if quote.fee:` and its
+# kin → always true would record movements of 0).
+@pytest.mark.parametrize("costs", [0, 10])
+def test_every_movement_a_decision_records_moves_a_positive_amount(costs):
+    params = attrs.evolve(
+        default_params(),
+        mint_fee_bps=costs,
+        redeem_fee_bps=costs,
+        execution_cost_bps=costs,
+        streaming_fee_bps=0,
+    )
+    scenario = minted(5_000 * USDC, params=params)
+    for command in (
+        cmd.Mint("bob", 700 * USDC, 0),
+        cmd.Redeem("alice", 100 * WAD, 0),
+        cmd.ReportPrices("r1", 0, (("BTC", 51_000 * WAD), ("ETH", 2_550 * WAD))),  # a sale is due
+        cmd.Tick(),
+        cmd.ReportPrices("r1", 0, (("BTC", 60_000 * WAD), ("ETH", 3_000 * WAD))),  # a purchase is due
+        cmd.Tick(),
+        cmd.SettleProduct(),
+        cmd.Redeem("bob", 1, 0),  # pays nothing
+        cmd.Redeem("bob", WAD, 0),
+    ):
+        scenario.advance(60)
+        fresh = isinstance(command, cmd.ReportPrices)
+        scenario.run(attrs.evolve(command, observed_at=scenario.now) if fresh else command)
+    recorded = [m for events in scenario.decisions for e in events for m in getattr(e, "movements", ())]
+    assert len(recorded) >= 10
+    assert all(m.amount > 0 for m in recorded), [m for m in recorded if m.amount <= 0]
+    assert len([e for events in scenario.decisions for e in events if isinstance(e, ev.Rebalanced)]) == 2
+    # A mint too small to sell a wei of index units (one unit is worth 10^13 dollars).
+    dust = launched(components=(Component("X", WAD),), prices={"X": 10**13 * WAD})
+    minted_event = only(ev.Minted, dust.run(cmd.Mint("alice", 10, 0)))
+    assert minted_event.sale_proceeds == 0
+    assert all(m.amount > 0 for m in minted_event.movements), minted_event.movements
+    # With no debt a redemption buys nothing back.
+    redeemed = only(ev.Redeemed, dust.run(cmd.Redeem("alice", dust.product.balance_of("alice"), 0)))
+    assert redeemed.purchase_cost == 0
+    assert redeemed.collateral_out > 0
+    assert all(m.amount > 0 for m in redeemed.movements), redeemed.movements
