@@ -538,7 +538,8 @@ def test_a_cap_of_one_base_unit_caps_a_rebalance_like_any_other(cap, price_wad):
 
 
 # Found by `make mutate`: a sale's proceeds rounded up (`value_down` → `value_up` in
-# quote_rebalance) survived: no test valued a rebalance trade to the base unit. A sale's
+# quote_rebalance) died only after minutes of the state machine, and a purchase's price
+# rounded down too: no unit test valued a rebalance trade to the base unit. A sale's
 # proceeds round down and a purchase's price rounds up: the vault books at most what it
 # receives and at least what it pays.
 @given(
