@@ -722,3 +722,26 @@ def test_a_later_mint_keeps_an_off_target_leverage(btc):
     assert abs(off_target + 1) > Fraction(1, 100)  # the band let it drift: no rebalance
     scenario.run(cmd.Mint("bob", 5_000 * USDC, 0))
     assert abs(exact_leverage(scenario.product) - off_target) < Fraction(1, 10**6)
+
+
+# Found by `make mutate`: a later mint's units priced off the index (`supply == 0 or …` →
+# `supply != 0 or …` on the units) survived: the leverage tests allow 10^-6. A later mint
+# sells the vault's own mix: units in the proportion debt units / debt value (valued up),
+# of the hedge notional n = net·D / (E + D·cost), both rounded down.
+@given(
+    debt_units_wad=st.integers(10**15, 10**22),
+    equity=st.integers(USDC, 10**8 * USDC),
+    price_wad=st.integers(WAD, 10**5 * WAD),
+    amount=st.integers(USDC, 10**7 * USDC),
+)
+@example(debt_units_wad=10**18 + 3, equity=1_000 * USDC, price_wad=900 * WAD + 7, amount=5_000 * USDC)
+def test_a_later_mint_sells_units_in_the_vaults_own_proportion_of_debt_units_to_debt_value(
+    debt_units_wad, equity, price_wad, amount
+):
+    debt_value = value_up(debt_units_wad, price_wad, 6)
+    cash = debt_value + equity
+    quote = quote_mint(cash, debt_units_wad, 998 * WAD, price_wad, 6, amount, 10, 10, WAD)
+    net = amount - quote.fee
+    notional = net * debt_value * BPS // (equity * BPS + debt_value * 10)
+    assert quote.units_sold_wad * debt_value <= debt_units_wad * notional
+    assert debt_units_wad * notional < (quote.units_sold_wad + 1) * debt_value
