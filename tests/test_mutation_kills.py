@@ -745,3 +745,26 @@ def test_a_later_mint_sells_units_in_the_vaults_own_proportion_of_debt_units_to_
     notional = net * debt_value * BPS // (equity * BPS + debt_value * 10)
     assert quote.units_sold_wad * debt_value <= debt_units_wad * notional
     assert debt_units_wad * notional < (quote.units_sold_wad + 1) * debt_value
+
+
+# Found by `make mutate`: the field names given to check_positive / check_non_negative
+# (in decide_transfer, and their kin in the mint, the redemption and the fee claim)
+# survived being dropped or changed: a rejected amount is named by its field (SPEC §7).
+@pytest.mark.parametrize("amount", [0, -1])
+def test_a_bad_amount_is_rejected_naming_its_field(amount):
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    cases = [
+        (cmd.Transfer("alice", "bob", amount), "token_amount"),
+        (cmd.Redeem("alice", amount, 0), "token_amount"),
+        (cmd.Mint("bob", amount, 0), "collateral_amount"),
+        (cmd.ClaimFees("dao", amount), "token_amount"),
+    ]
+    if amount < 0:
+        cases += [
+            (cmd.Mint("bob", USDC, amount), "min_tokens_out"),
+            (cmd.Redeem("alice", WAD, amount), "min_collateral_out"),
+        ]
+    for command, field in cases:
+        with pytest.raises(InvalidArgument, match=rf"^{field} must "):
+            decide(state, command, now)
