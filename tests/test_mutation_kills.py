@@ -779,3 +779,16 @@ def test_a_bad_amount_is_rejected_naming_its_field(amount):
 def test_leverage_is_minus_debt_over_equity_with_the_magnitude_rounded_up(debt_value, equity_value):
     magnitude = -leverage_wad(debt_value, equity_value)
     assert (magnitude - 1) * equity_value < debt_value * WAD <= magnitude * equity_value
+
+
+# A transfer's event names both holders, and applying it moves the tokens between them
+# (`from_holder_id=None` in the Transferred event outlived minutes of tests).
+def test_a_transfer_records_both_holders_and_moves_the_tokens_between_them():
+    scenario = minted()
+    before = scenario.product
+    moved = only(ev.Transferred, scenario.run(cmd.Transfer("alice", "bob", 3 * WAD)))
+    assert (moved.from_holder_id, moved.to_holder_id, moved.tokens) == ("alice", "bob", 3 * WAD)
+    after = scenario.product
+    assert after.balance_of("alice") == before.balance_of("alice") - 3 * WAD
+    assert after.balance_of("bob") == 3 * WAD
+    assert after.vault == before.vault
