@@ -40,7 +40,7 @@ demo: setup
 # http://127.0.0.1:8080/ (DASHBOARD_LISTEN overrides). Ctrl-C stops both.
 DASHBOARD_LISTEN ?= 127.0.0.1:8080
 dashboard: setup
-	$(RUN) python -m adapters.dashboard.demo --listen $(DASHBOARD_LISTEN)
+	$(RUN) python -m adapters.dashboard.dashboard_demo --listen $(DASHBOARD_LISTEN)
 
 test: setup node
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest

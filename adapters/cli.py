@@ -1,8 +1,9 @@
 """The ``iit`` command line: ``serve``, ``demo``, ``audit``, ``events`` (and ``simulate``).
 
 Commands kept in their own modules are imported only when they run (``LAZY``):
-``adapters.grpc.cli`` holds ``serve`` and ``events``, ``adapters.simulate.cli`` holds
-``simulate`` (which pulls in numpy and matplotlib). So ``iit --help`` and ``iit --version``
+``adapters.grpc.serve_cli`` holds ``serve``, ``adapters.grpc.events_cli`` ``events`` and
+``activity``, ``adapters.simulate.simulate_cli`` ``simulate`` (which pulls in numpy and
+matplotlib). So ``iit --help`` and ``iit --version``
 import nothing but click: a test holds them under half a second.
 """
 
@@ -18,10 +19,16 @@ from adapters.store.url import DEFAULT_STORE_URL, StoreUrlError
 
 # name -> (module:attribute, one-line help shown by `iit --help` without importing it)
 LAZY: dict[str, tuple[str, str]] = {
-    "serve": ("adapters.grpc.cli:serve", "Serve the node over gRPC (embedded SQLite ./iit.db by default)."),
-    "events": ("adapters.grpc.cli:events", "Tail the event log of a running node, human-readable or JSON."),
+    "serve": (
+        "adapters.grpc.serve_cli:serve",
+        "Serve the node over gRPC (embedded SQLite ./iit.db by default).",
+    ),
+    "events": (
+        "adapters.grpc.events_cli:events",
+        "Tail the event log of a running node, human-readable or JSON.",
+    ),
     "activity": (
-        "adapters.grpc.cli:activity",
+        "adapters.grpc.events_cli:activity",
         "A holder's activity (mints, redemptions, transfers), page by page.",
     ),
     "nav": (
@@ -29,10 +36,13 @@ LAZY: dict[str, tuple[str, str]] = {
         "A product's NAV history (GetNavHistory), exactly, as a table or JSON.",
     ),
     "dashboard": (
-        "adapters.dashboard.cli:dashboard",
+        "adapters.dashboard.dashboard_cli:dashboard",
         "Serve the live web dashboard of a node (a read-only gRPC client of it).",
     ),
-    "simulate": ("adapters.simulate.cli:simulate", "Backtest a product on a price path (GBM or CSV)."),
+    "simulate": (
+        "adapters.simulate.simulate_cli:simulate",
+        "Backtest a product on a price path (GBM or CSV).",
+    ),
     "sample-data": (
         "adapters.simulate.sample_data:sample_data",
         "Daily closes of real stocks (bokeh-sampledata) as a CSV price path.",
@@ -116,16 +126,14 @@ def demo() -> None:
     "the store is large and has several products.",
 )
 def audit(store: str, product_id: str | None, progress_every: int, processes: int | None) -> None:
-    from adapters.audit.report import audit as run_audit  # noqa: PLC0415 - keeps `iit demo` light
-    from adapters.store.node import Node  # noqa: PLC0415
+    from adapters.service.audits import audit_store  # noqa: PLC0415 - keeps `iit demo` light
 
     if store.startswith("sqlite:///") and not os.path.exists(store.removeprefix("sqlite:///")):
         click.echo(f"audit: no store at {store}", err=True)
         raise SystemExit(EXIT_COULD_NOT_RUN)
     try:
-        node = Node.open(store)
-        report = run_audit(
-            node,
+        report = audit_store(
+            store,
             product_id,
             progress=_report_progress,
             progress_every=progress_every,

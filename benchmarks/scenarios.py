@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.audit.report import audit
-from adapters.store.node import SNAPSHOT_INTERVAL, Node
+from adapters.store.event_store import SNAPSHOT_INTERVAL
+from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent, product_stream_id
 from adapters.store.writer import GroupCommitWriter
 from benchmarks.grpc_scenario import grpc_mint

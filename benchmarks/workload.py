@@ -15,7 +15,11 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 
 from adapters.rejections import REJECTIONS
-from adapters.store.node import Node, Request
+from adapters.store.batch import Batches
+from adapters.store.contract import Request
+from adapters.store.event_store import EventStore
+from adapters.store.node import Node
+from adapters.store.oracle_book import OracleBook
 from adapters.store.writer import GroupCommitWriter
 from domain import commands as cmd
 from domain.fixedpoint import WAD
@@ -38,11 +42,23 @@ class RecordingNode(Node):
         super().__init__(env)
         self.recording = False
         self.batch_sizes: list[int] = []
+        # The node's parts, wired as ``Node`` wires them, on a store that notes its commits.
+        self.store = RecordingStore(self)
+        self.oracle = OracleBook(self.store)
+        self.batches = Batches(self.store, self.oracle)
 
-    def _store(self, records: list[Any]) -> list[Recording[Any]]:
-        if self.recording:
-            self.batch_sizes.append(len(records))
-        return super()._store(records)
+
+class RecordingStore(EventStore):
+    """The node's event store, noting the number of records each of its commits puts."""
+
+    def __init__(self, node: RecordingNode) -> None:
+        super().__init__(node)
+        self.node = node
+
+    def put(self, records: list[Any]) -> list[Recording[Any]]:
+        if self.node.recording:
+            self.node.batch_sizes.append(len(records))
+        return super().put(records)
 
 
 class Appender(Application[Any]):

@@ -21,7 +21,7 @@ from attrs import frozen
 
 from domain import events as ev
 from domain.draft import Draft
-from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD
+from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, div_floor, mul_div_down
 from domain.model import LENDER, VAULT, Movement, ProductState
 from domain.valuation import debt_value
 
@@ -44,7 +44,7 @@ def accrue_funding(notional: int, rate_wad: int, elapsed_s: int, carry: int) -> 
     post: __return__.paid * FUNDING_DENOMINATOR + __return__.carry == notional * rate_wad * elapsed_s + carry
     """
     total = notional * rate_wad * elapsed_s + carry
-    paid = total // FUNDING_DENOMINATOR
+    paid = div_floor(total, FUNDING_DENOMINATOR)
     return FundingAccrual(paid=paid, carry=total - paid * FUNDING_DENOMINATOR)
 
 
@@ -60,7 +60,7 @@ def streaming_fee_tokens(supply: int, fee_bps: int, elapsed_s: int) -> int:
     """
     denominator = BPS * SECONDS_PER_YEAR
     numerator = min(fee_bps * elapsed_s, denominator // 2)
-    return supply * numerator // (denominator - numerator)
+    return mul_div_down(supply, numerator, denominator - numerator)
 
 
 def accrue(draft: Draft, now: int) -> None:

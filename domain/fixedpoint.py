@@ -30,6 +30,16 @@ def mul_div_down(a: int, b: int, denominator: int) -> int:
     return (a * b) // denominator
 
 
+def div_floor(numerator: int, denominator: int) -> int:
+    """``floor(numerator / denominator)``, toward minus infinity for a negative numerator:
+    an amount the vault pays rounds down, one it receives (a negative one) rounds up.
+
+    pre: 0 < denominator
+    post: __return__ * denominator <= numerator < (__return__ + 1) * denominator
+    """
+    return numerator // denominator
+
+
 def mul_div_up(a: int, b: int, denominator: int) -> int:
     """``ceil(a * b / denominator)`` for non-negative operands.
 

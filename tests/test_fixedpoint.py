@@ -15,6 +15,7 @@ from domain.fixedpoint import (
     WAD,
     bps_down,
     bps_up,
+    div_floor,
     holding_value_down,
     median,
     mul_div_down,
@@ -54,6 +55,16 @@ def test_mul_div_up_is_the_exact_ceiling_of_the_product_over_the_denominator(a, 
 def test_mul_div_up_exceeds_mul_div_down_only_when_the_division_is_inexact(a, b, denominator):
     gap = mul_div_up(a, b, denominator) - mul_div_down(a, b, denominator)
     assert gap == (0 if (a * b) % denominator == 0 else 1)
+
+
+@given(st.integers(min_value=-(10**40), max_value=10**40), POSITIVE)
+def test_div_floor_is_the_exact_floor_even_for_a_negative_numerator(numerator, denominator):
+    assert div_floor(numerator, denominator) == math.floor(Fraction(numerator, denominator))
+
+
+def test_div_floor_rounds_a_negative_third_away_from_zero():
+    assert div_floor(1, 3) == 0
+    assert div_floor(-1, 3) == -1
 
 
 def test_mul_div_rounds_a_third_down_and_up():

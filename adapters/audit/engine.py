@@ -143,41 +143,9 @@ def _check_record(
     """Check one event of ``stream`` (``state``: its row as stored), appending what it breaks
     to ``findings``; whether its chain or content breaks the stream."""
     version = record.originator_version
-    expected_version = stream.version + 1
-    if version != expected_version:
-        findings.append(
-            Finding(
-                position,
-                record.product_id,
-                version,
-                "hash_chain",
-                f"version {version} where {expected_version} was due: an event is missing or out of order",
-            )
-        )
-        return True
-    if record.prev_hash != stream.last_hash:
-        findings.append(
-            Finding(
-                position,
-                record.product_id,
-                version,
-                "hash_chain",
-                f"prev_hash {record.prev_hash[:12]}… does not match the hash of version "
-                f"{stream.version} ({stream.last_hash[:12]}…): an event before it was edited, "
-                "removed or reordered",
-            )
-        )
-        return True
-    if not _hashes_to_its_hash(record, state):
-        findings.append(
-            Finding(
-                position,
-                record.product_id,
-                version,
-                "hash_chain",
-                f"{record.type} does not hash to its recorded hash: its content was edited",
-            )
-        )
+    broken = _chain_break(stream, record, state)
+    if broken is not None:
+        findings.append(Finding(position, record.product_id, version, "hash_chain", broken))
         return True
     replay = stream.replay
     try:
@@ -209,6 +177,23 @@ def _check_record(
                 )
             )
     return False
+
+
+def _chain_break(stream: _Stream, record: StoredProductEvent, state: bytes) -> str | None:
+    """How the event breaks its stream's hash chain (``state``: its row as stored), or None."""
+    version = record.originator_version
+    expected_version = stream.version + 1
+    if version != expected_version:
+        return f"version {version} where {expected_version} was due: an event is missing or out of order"
+    if record.prev_hash != stream.last_hash:
+        return (
+            f"prev_hash {record.prev_hash[:12]}… does not match the hash of version "
+            f"{stream.version} ({stream.last_hash[:12]}…): an event before it was edited, "
+            "removed or reordered"
+        )
+    if not _hashes_to_its_hash(record, state):
+        return f"{record.type} does not hash to its recorded hash: its content was edited"
+    return None
 
 
 def _hashes_to_its_hash(record: StoredProductEvent, state: bytes) -> bool:

@@ -10,7 +10,7 @@ Every transaction's rows are all below that id or all above it (SQLite has one w
 library's PostgreSQL recorder commits in id order under a table lock), so the audit judges
 a consistent prefix of a live store.
 
-Read with one query per page on the library's own table, like ``adapters.store.lookup``,
+Read with one query per page on the library's own table (``adapters.store.sql.share_pages``),
 and decoded by the mapper's own transcoder. The library's own path (``Notification``
 objects, then ``Mapper.to_domain_event``) costs half of a plain read in Python overhead;
 this one builds the same record directly when it safely can — a known record type, no
@@ -22,7 +22,7 @@ object hook runs once per JSON object, a handful per row), so the transcoder dec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -32,17 +32,13 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Identifier
 
 from adapters.store.records import ProductListed, RequestRecorded, StoredProductEvent
-
-PAGE_SIZE = 1_000
+from adapters.store.sql import share_pages
 
 # (position, version, record, state as stored) of a row; the record is an ``UnreadableRow`` if
 # it cannot be read
 DecodedRow = tuple[int, int, Any, bytes]
-_RawRow = tuple[int, Any, int, str, bytes]  # position, stream id as stored, version, topic, state
 
 
 @frozen
@@ -97,14 +93,7 @@ def can_split(app: Application[Any]) -> bool:
 
 def decoded_rows(app: Application[Any], share: Share) -> Iterator[DecodedRow]:
     """Every row of ``share``, in notification order, with its record or why it has none."""
-    recorder = app.recorder
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        pages: Iterator[Sequence[_RawRow]] = _sqlite_pages(recorder, share)
-        stream_id: Callable[[Any], Any] = recorder.convert_originator_id
-    elif isinstance(recorder, PostgresApplicationRecorder):
-        pages, stream_id = _postgres_pages(recorder, share), _as_is
-    else:
-        pages, stream_id = _library_pages(app, share), _as_is
+    pages, stream_id = share_pages(app, share)
     decode = _Decoder(app.mapper, stream_id)
     for page in pages:
         for position, stored_id, version, topic, state in page:
@@ -130,10 +119,6 @@ def stored_payload_json(state: bytes) -> str | None:
         return state[at + len(_PAYLOAD_KEY) : -1].decode()
     except UnicodeDecodeError:
         return None
-
-
-def _as_is(stored_id: Any) -> Any:  # noqa: ANN401 - a stream id of the library's
-    return stored_id
 
 
 class _Decoder:
@@ -167,88 +152,3 @@ class _Decoder:
                 return record
         stored = StoredEvent(self.stream_id(stored_id), version, topic, state)
         return self.mapper.to_domain_event(stored)
-
-
-def _sqlite_pages(recorder: SQLiteApplicationRecorder, share: Share) -> Iterator[list[_RawRow]]:
-    which, bounds = "", []
-    if not share.whole:
-        clauses = []
-        if share.own:
-            clauses.append(f"originator_id IN ({','.join('?' * len(share.own))})")
-            bounds += [s.hex for s in share.own]
-        if share.has_range:
-            others = ["1"]
-            if share.listed:
-                others.append(f"originator_id NOT IN ({','.join('?' * len(share.listed))})")
-                bounds += [s.hex for s in share.listed]
-            if share.low is not None:
-                others.append("originator_id >= ?")
-                bounds.append(share.low.hex)
-            if share.high is not None:
-                others.append("originator_id < ?")
-                bounds.append(share.high.hex)
-            clauses.append(f"({' AND '.join(others)})")
-        which = f" AND ({' OR '.join(clauses) or '0'})"
-    statement = (
-        "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - the library's table name; values bound
-        f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ?{which} ORDER BY rowid LIMIT ?"
-    )
-    after = 0
-    while True:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.sqlite_cursor.row_factory = None  # plain tuples, in the order selected
-            cursor.execute(statement, [after, share.stop, *bounds, PAGE_SIZE])
-            rows: list[_RawRow] = cursor.fetchall()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
-
-
-def _postgres_pages(recorder: PostgresApplicationRecorder, share: Share) -> Iterator[list[_RawRow]]:
-    which: Composable = SQL("")
-    bounds: list[Any] = []
-    if not share.whole:
-        clauses: list[Composable] = []
-        if share.own:
-            clauses.append(SQL("originator_id = ANY(%s)"))
-            bounds.append(list(share.own))
-        if share.has_range:
-            others: list[Composable] = [SQL("TRUE")]
-            if share.listed:
-                others.append(SQL("NOT (originator_id = ANY(%s))"))
-                bounds.append(list(share.listed))
-            if share.low is not None:
-                others.append(SQL("originator_id >= %s"))
-                bounds.append(share.low)
-            if share.high is not None:
-                others.append(SQL("originator_id < %s"))
-                bounds.append(share.high)
-            clauses.append(SQL("({})").format(SQL(" AND ").join(others)))
-        which = SQL(" AND ({})").format(SQL(" OR ").join(clauses) if clauses else SQL("FALSE"))
-    statement = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
-        "WHERE notification_id > %s AND notification_id <= %s{which} ORDER BY notification_id LIMIT %s"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-        which=which,
-    )
-    after = 0
-    while True:
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, [after, share.stop, *bounds, PAGE_SIZE], prepare=True)
-            rows = cursor.fetchall()
-        if not rows:
-            return
-        yield [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
-        after = rows[-1][0]
-
-
-def _library_pages(app: Application[Any], share: Share) -> Iterator[list[_RawRow]]:
-    """Any other store (the in-memory one): the library's notifications, whole store only."""
-    assert share.whole, "only SQLite and PostgreSQL stores are split between processes"
-    start = 1
-    while page := app.recorder.select_notifications(start, PAGE_SIZE, stop=share.stop):
-        yield [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page]
-        start = page[-1].id + 1

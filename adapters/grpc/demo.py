@@ -1,4 +1,4 @@
-"""``iit demo``: the scripted market (constants in ``adapters.demo``), played against a real node.
+"""``iit demo``: the scripted market (constants in ``adapters.demo_market``), played against a real node.
 
 A node is started in-process on 127.0.0.1 port 0 with a temporary SQLite store, a
 simulated clock and a bearer token per actor; then an admin, three oracle reporters and
@@ -23,7 +23,7 @@ import grpc
 from attrs import define, field
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from adapters.demo import COMPONENTS, DAY, HOUR, REPORTERS, START, USDC, describe
+from adapters.demo_market import COMPONENTS, DAY, HOUR, REPORTERS, START, USDC, describe
 from adapters.formatting import fixed, wad
 from adapters.grpc import auth
 from adapters.grpc.client import Client

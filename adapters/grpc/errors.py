@@ -17,22 +17,11 @@ import grpc
 
 from adapters.clock import ClockWentBackwards
 from adapters.rejections import AdapterError
-from adapters.store.node import ConcurrencyConflict, RequestIdReused, StoreWriteFailed, UnstorableCommand
+from adapters.service.follow import TooManyFollowers, TooManyStreams
+from adapters.service.keeper import WallClockTick
+from adapters.store.contract import ConcurrencyConflict, RequestIdReused, StoreWriteFailed, UnstorableCommand
 from adapters.store.writer import WriterClosed
 from domain import errors as de
-
-
-class WallClockTick(AdapterError):
-    """Tick(now) on a node that runs on the wall clock, with a ``now`` that is not now."""
-
-
-class TooManyFollowers(AdapterError):
-    """Every slot for a following StreamEvents is taken (each holds a server thread)."""
-
-
-class TooManyStreams(TooManyFollowers):
-    """Every slot for a StreamEvents (a replay or a follow: each holds a server thread while
-    its client reads, or does not) is taken; unary calls keep the remaining threads."""
 
 
 class Unauthenticated(AdapterError):

@@ -18,11 +18,11 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from adapters.grpc import wire
-from adapters.grpc.app import NodeApp
 from adapters.grpc.auth import Authenticator, Caller, Role
 from adapters.grpc.errors import message_of, status_of
 from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics
+from adapters.service.use_cases import Service
 from domain.errors import InvalidArgument
 
 Req = TypeVar("Req")
@@ -44,7 +44,7 @@ ANY_ACTOR = frozenset({Role.ADMIN, Role.ORACLE, Role.HOLDER})
 class Deps:
     """What every servicer needs, wired once by the server."""
 
-    app: NodeApp
+    service: Service
     auth: Authenticator
     metrics: Metrics | None
 
@@ -56,6 +56,11 @@ class HasDeps(Protocol):
 class Base:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+
+    @property
+    def service(self) -> Service:
+        """The node's use cases: what a servicer translates each request into."""
+        return self.deps.service
 
 
 def _finish(

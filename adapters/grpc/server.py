@@ -1,6 +1,7 @@
-"""The composition root of a served node: ``create_server`` wires the servicers, health
-checking and reflection onto a gRPC server bound to an address (port 0 picks one), apart
-from ``start_node`` / ``serve``, which add the store, the keeper, metrics and signals.
+"""The served node: ``create_server`` puts the servicers, health checking and reflection
+on a gRPC server bound to an address (port 0 picks one), apart from ``start_node`` /
+``serve``, which add the service (``adapters.bootstrap``), the keeper's and the read
+models' threads, the metrics endpoint and signals.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ import grpc
 from attrs import define, field, frozen
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from adapters.bootstrap import ClockMode, bootstrap
 from adapters.grpc import reflection
-from adapters.grpc.app import ClockMode, NodeApp
-from adapters.grpc.audit import AuditServicer
+from adapters.grpc.audit_servicer import AuditServicer
 from adapters.grpc.auth import Authenticator
 from adapters.grpc.logs import log
 from adapters.grpc.metrics import Metrics
 from adapters.grpc.rpc import Deps
 from adapters.grpc.servicers import AdminServicer, KeeperServicer, OracleServicer, TokenServicer, add_all
 from adapters.grpc.stubs import SERVICE_NAMES
+from adapters.service.use_cases import Service
 from adapters.store.url import StoreUrlError, redacted
 from domain.params import TIME_MAX_S
 
@@ -111,11 +113,12 @@ def is_loopback(host: str) -> bool:
 
 def create_server(
     address: str,
-    app: NodeApp,
+    service: Service,
     auth: Authenticator,
     tls: TlsFiles | None = None,
     health_servicer: health.HealthServicer | None = None,
     max_workers: int = MAX_WORKERS,
+    metrics: Metrics | None = None,
 ) -> tuple[grpc.Server, int]:
     """A gRPC server (not started) with every service, health checking (on
     ``health_servicer`` when given, to mark it NOT_SERVING at shutdown) and reflection,
@@ -133,7 +136,7 @@ def create_server(
         # silently take part of the traffic. Off, binding a port in use fails.
         options=[("grpc.so_reuseport", 0)],
     )
-    deps = Deps(app, auth, app.metrics)
+    deps = Deps(service, auth, metrics)
     servicers = (AdminServicer(deps), OracleServicer(deps), TokenServicer(deps), KeeperServicer(deps))
     add_all(server, (*servicers, AuditServicer(deps)))
     health_servicer = health_servicer or health.HealthServicer()
@@ -174,7 +177,7 @@ class RunningNode:
 
     server: grpc.Server
     port: int
-    app: NodeApp
+    service: Service
     health: health.HealthServicer
     metrics_server: WSGIServer | None
     metrics_port: int | None
@@ -190,8 +193,7 @@ class RunningNode:
             self._keeper.join(timeout=5)
         if self._read_models is not None:
             self._read_models.join(timeout=30)
-        self.app.service.close()  # the writer finishes what it took, then stops
-        self.app.node.close()  # and the store's connections go (PostgreSQL counts them)
+        self.service.close()  # the writer finishes what it took, then the store closes
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
@@ -200,24 +202,24 @@ class RunningNode:
         self.server.wait_for_termination()
 
 
-def _keeper_wait_s(app: NodeApp, interval_s: float) -> float:
+def _keeper_wait_s(service: Service, interval_s: float) -> float:
     """Until the next keeper tick: the interval, or sooner when a product has work due
     (a TWAP chunk after its cooldown, a schedule at its time of day)."""
-    now = app.now()
+    now = service.now()
     try:
-        due = app.next_due(now)
+        due = service.keeper.next_due(now)
     except Exception:  # a product that cannot load now is the tick's to report
         logging.getLogger("iit").exception("keeper: cannot read the next due moment")
         return interval_s
     return interval_s if due is None else max(min(interval_s, float(due - now)), KEEPER_WAKE_MIN_S)
 
 
-def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> None:
+def _keeper_loop(service: Service, interval_s: float, stopping: threading.Event) -> None:
     """On the wall clock the node runs its own keeper: every product, every interval, and
     at every moment a product has work due in between."""
-    while not stopping.wait(_keeper_wait_s(app, interval_s)):
+    while not stopping.wait(_keeper_wait_s(service, interval_s)):
         try:
-            moment, results = app.tick(None)
+            moment, results = service.keeper.tick(None)
         except Exception:  # the keeper must outlive one bad tick; the log says why
             logging.getLogger("iit").exception("keeper tick failed")
             continue
@@ -234,12 +236,13 @@ def _keeper_loop(app: NodeApp, interval_s: float, stopping: threading.Event) -> 
                 )
 
 
-def open_app(config: NodeConfig, metrics: Metrics) -> NodeApp:
-    """The node's store, or a one-line ``ConfigError`` saying which store and why not."""
+def open_service(config: NodeConfig, metrics: Metrics) -> Service:
+    """The node's service over its store, or a one-line ``ConfigError`` saying which store
+    and why not."""
     if config.start is not None and not 0 <= config.start <= TIME_MAX_S:
         raise ConfigError(f"--start {config.start}: must be 0 to {TIME_MAX_S} Unix seconds (1970 to 9800)")
     try:
-        return NodeApp.open(config.store_url, config.clock, config.start, metrics, config.max_streams)
+        return bootstrap(config.store_url, config.clock, config.start, metrics, config.max_streams)
     except StoreUrlError:
         raise
     except Exception as error:  # a store that cannot be opened or reached, whatever the driver says
@@ -252,12 +255,12 @@ def open_app(config: NodeConfig, metrics: Metrics) -> NodeApp:
 READ_MODEL_INTERVAL_S = 1.0
 
 
-def _read_model_loop(app: NodeApp, stopping: threading.Event) -> None:
+def _read_model_loop(service: Service, stopping: threading.Event) -> None:
     """Keep the activity read model close behind the log (a node started on a long log
     builds it here, not in the first ListActivity), also after other nodes' commits."""
     while True:
         try:
-            app.activity  # noqa: B018 - reading it catches it up
+            service.reads.activity  # noqa: B018 - reading it catches it up
         except Exception:  # a store hiccup: the next round (or the next ListActivity) retries
             logging.getLogger("iit").exception("activity read model: catching up failed")
         if stopping.wait(READ_MODEL_INTERVAL_S):
@@ -273,10 +276,12 @@ def start_node(config: NodeConfig) -> RunningNode:
     if config.tls:
         config.tls.credentials()  # unreadable or non-PEM files fail before the store opens
     metrics = Metrics()
-    app = open_app(config, metrics)
+    service = open_service(config, metrics)
     health_servicer = health.HealthServicer()
     try:
-        server, port = create_server(config.listen, app, config.auth, config.tls, health_servicer)
+        server, port = create_server(
+            config.listen, service, config.auth, config.tls, health_servicer, metrics=metrics
+        )
         metrics_server, metrics_port = None, None
         if config.metrics_listen:
             host, wanted = split_address(config.metrics_listen)
@@ -288,20 +293,15 @@ def start_node(config: NodeConfig) -> RunningNode:
                 ) from error
             metrics_port = metrics_server.server_port
     except BaseException:
-        app.service.close()
-        app.node.close()
+        service.close()
         raise
-    writer = app.service.writer
-    metrics.watch(app.now, lambda: (writer.batches, writer.requests))
-    for product_id in app.product_ids():
-        metrics.observe_state(app.load(product_id).state)
     server.start()
     stopping = threading.Event()
     keeper = None
     if config.clock == "wall":
         keeper = threading.Thread(
             target=_keeper_loop,
-            args=(app, config.keeper_interval_s, stopping),
+            args=(service, config.keeper_interval_s, stopping),
             name="iit-keeper",
             daemon=True,
         )
@@ -324,14 +324,14 @@ def start_node(config: NodeConfig) -> RunningNode:
         metrics=f"{config.metrics_listen.rpartition(':')[0]}:{metrics_port}"
         if config.metrics_listen
         else "off",
-        products=len(app.product_ids()),
+        products=len(service.node.product_ids()),
     )
     read_models = threading.Thread(
-        target=_read_model_loop, args=(app, stopping), name="iit-read-models", daemon=True
+        target=_read_model_loop, args=(service, stopping), name="iit-read-models", daemon=True
     )
     read_models.start()
     return RunningNode(
-        server, port, app, health_servicer, metrics_server, metrics_port, stopping, keeper, read_models
+        server, port, service, health_servicer, metrics_server, metrics_port, stopping, keeper, read_models
     )
 
 

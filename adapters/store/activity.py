@@ -19,8 +19,7 @@ that was reset under it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from attrs import frozen
@@ -28,6 +27,7 @@ from attrs import frozen
 from adapters.store.codec import decode_event
 from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent
+from adapters.store.sql import ActivitySql
 from domain import events as ev
 
 MODEL = "activity"
@@ -108,55 +108,6 @@ def entries_of(position: int, record: StoredProductEvent, event: ev.Event) -> li
     return []  # fmt: skip
 
 
-_COLUMNS = (
-    "position, product_id, holder_id, at, kind, tokens, collateral, fee, nav_per_token, "
-    "counterparty, request_id"
-)
-
-
-class _Sql:
-    """The statements in both dialects: placeholders, and table names (on PostgreSQL in
-    the store's schema, quoted). Only those names are formatted into the SQL; every value
-    is a parameter."""
-
-    def __init__(self, node: Node) -> None:
-        self.datastore: Any = node.recorder.datastore  # type: ignore[attr-defined]
-        postgres = type(self.datastore).__module__.endswith("postgres")
-        schema = '"' + str(self.datastore.schema).replace('"', '""') + '".' if postgres else ""
-        entries, cursor = f"{schema}iit_activity", f"{schema}iit_read_model_position"
-        p = "%s" if postgres else "?"
-        self.create = (
-            f"CREATE TABLE IF NOT EXISTS {cursor} (model TEXT PRIMARY KEY, position BIGINT NOT NULL, "
-            "version INTEGER NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {entries} (position BIGINT NOT NULL, product_id TEXT NOT NULL, "
-            "holder_id TEXT NOT NULL, at BIGINT NOT NULL, kind TEXT NOT NULL, tokens TEXT NOT NULL, "
-            "collateral TEXT NOT NULL, fee TEXT NOT NULL, nav_per_token TEXT NOT NULL, "
-            "counterparty TEXT NOT NULL, request_id TEXT NOT NULL, PRIMARY KEY (position, holder_id))",
-            f"CREATE INDEX IF NOT EXISTS iit_activity_by_holder ON {entries} "
-            "(holder_id, product_id, position)",
-        )
-        self.register = (
-            f"INSERT INTO {cursor} (model, position, version) VALUES ({p}, 0, {p}) "  # noqa: S608
-            "ON CONFLICT (model) DO NOTHING"
-        )
-        self.read_position = f"SELECT position, version FROM {cursor} WHERE model = {p}"  # noqa: S608
-        self.clear = f"DELETE FROM {entries}"  # noqa: S608
-        self.reset = f"UPDATE {cursor} SET position = 0, version = {p} WHERE model = {p}"  # noqa: S608
-        self.insert = (
-            f"INSERT INTO {entries} ({_COLUMNS}) VALUES ({', '.join([p] * 11)}) "  # noqa: S608
-            "ON CONFLICT (position, holder_id) DO NOTHING"
-        )
-        # Compare and set: only from the position the page was read after.
-        self.advance = f"UPDATE {cursor} SET position = {p} WHERE model = {p} AND position = {p}"  # noqa: S608
-        self.select = f"SELECT {_COLUMNS} FROM {entries} WHERE holder_id = {p}"  # noqa: S608
-        self.p = p
-
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as cursor:
-            yield cursor
-
-
 def _values(row: Any) -> tuple[Any, ...]:  # noqa: ANN401 - a row of either driver
     return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
@@ -166,7 +117,7 @@ class ActivityModel:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.sql = _Sql(node)
+        self.sql = ActivitySql(node)
         self._lock = threading.Lock()
         with self.sql.transaction() as c:
             for statement in self.sql.create:
@@ -239,18 +190,9 @@ class ActivityModel:
         """Up to ``size`` entries of ``holder_id`` (in ``product_id``, or every product for
         ""), past store position ``after`` in the order asked (0: from the start); and the
         position to continue after, or None at the end."""
-        p = self.sql.p
-        statement = self.sql.select
-        args: list[object] = [holder_id]
-        if product_id:
-            statement += f" AND product_id = {p}"
-            args.append(product_id)
-        if after:
-            statement += f" AND position {'<' if newest_first else '>'} {p}"
-            args.append(after)
-        statement += f" ORDER BY position {'DESC' if newest_first else 'ASC'} LIMIT {int(size) + 1}"
+        statement, args = self.sql.page(holder_id, product_id, after, size, newest_first)
         with self.sql.transaction() as c:
-            c.execute(statement, tuple(args))
+            c.execute(statement, args)
             fetched = [_values(row) for row in c.fetchall()]
         entries = [
             Entry(

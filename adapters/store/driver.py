@@ -31,10 +31,11 @@ from concurrent.futures import Future
 from typing import IO, Any
 
 from adapters.rejections import REJECTIONS
+from adapters.service.commits import Commits
 from adapters.store.codec import decode_command
-from adapters.store.node import Node, Outcome
+from adapters.store.contract import Outcome
+from adapters.store.node import Node
 from adapters.store.url import DEFAULT_STORE_URL
-from adapters.store.writer import GroupCommitWriter
 from domain.commands import Command
 
 EXIT_COULD_NOT_RUN = 2
@@ -121,7 +122,7 @@ def serve(node: Node, lines: Iterable[str], out: IO[str]) -> int:
 def serve_pipelined(node: Node, lines: Iterable[str], out: IO[str]) -> int:
     """Hand every line to a group-commit writer as soon as it is read; acknowledge each, in
     input order, once its commit is durable. The number handled."""
-    writer = GroupCommitWriter(node)
+    commits = Commits.start(node)
     replies: queue.SimpleQueue[tuple[object, str, Future[Outcome] | dict[str, Any]] | None] = (
         queue.SimpleQueue()
     )
@@ -137,12 +138,12 @@ def serve_pipelined(node: Node, lines: Iterable[str], out: IO[str]) -> int:
     try:
         for line in lines:
             if line.strip():
-                replies.put(_start(writer.submit, line))
+                replies.put(_start(commits.submit, line))
                 handled += 1
     finally:
         replies.put(None)
         acknowledger.join()
-        writer.close()
+        commits.close()
     return handled
 
 

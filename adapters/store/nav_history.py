@@ -21,17 +21,15 @@ nothing. ``rebuild`` empties both and replays the whole log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from attrs import frozen
-from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from adapters.store.codec import decode_event
 from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent
+from adapters.store.sql import NavHistorySql
 from domain import events as ev
 from domain.evolve import evolve
 from domain.model import ProductState
@@ -57,50 +55,20 @@ class NavPoint:
     supply: int
 
 
-class _Sql:
-    """The few statements the model needs, in each store's dialect and schema."""
-
-    def __init__(self, node: Node) -> None:
-        recorder = node.recorder
-        if isinstance(recorder, SQLiteAggregateRecorder):
-            self.mark, prefix = "?", ""
-            self.upsert_tail = "ON CONFLICT(name) DO UPDATE SET position=MAX(position, excluded.position)"
-        elif isinstance(recorder, PostgresAggregateRecorder):
-            self.mark, prefix = "%s", f'"{recorder.datastore.schema}".'
-            self.upsert_tail = (
-                "ON CONFLICT(name) DO UPDATE SET position=GREATEST("
-                f"{prefix}iit_read_models.position, excluded.position)"
-            )
-        else:  # pragma: no cover - the node opens only these two stores
-            raise TypeError(f"no NAV history on a {type(recorder).__name__} store")
-        self.datastore: Any = recorder.datastore
-        self.points = f"{prefix}iit_nav_points"
-        self.models = f"{prefix}iit_read_models"
-        self.create = (
-            f"CREATE TABLE IF NOT EXISTS {self.points} (product_id TEXT NOT NULL, "
-            "position BIGINT NOT NULL, at BIGINT NOT NULL, index_price TEXT NOT NULL, "
-            "nav_per_token TEXT NOT NULL, leverage TEXT NOT NULL, supply TEXT NOT NULL, "
-            "PRIMARY KEY (product_id, position))",
-            f"CREATE INDEX IF NOT EXISTS iit_nav_points_at ON {self.points} (product_id, at)",
-            f"CREATE TABLE IF NOT EXISTS {self.models} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
-        )
-        # The table names are this module's own (and the store's schema): nothing a caller sent.
-        self.select_position = self.q(f"SELECT position FROM {self.models} WHERE name=?")  # noqa: S608
-        self.delete_points = f"DELETE FROM {self.points}"  # noqa: S608
-        self.delete_model = self.q(f"DELETE FROM {self.models} WHERE name=?")  # noqa: S608
-        self.insert_points = self.q(
-            f"INSERT INTO {self.points} VALUES (?,?,?,?,?,?,?) ON CONFLICT(product_id, position) DO NOTHING"  # noqa: S608
-        )
-        self.upsert_model = self.q(f"INSERT INTO {self.models} VALUES (?,?) {self.upsert_tail}")  # noqa: S608
-        self.select_points = f"SELECT * FROM {self.points} WHERE "  # noqa: S608
-
-    def q(self, statement: str) -> str:
-        return statement.replace("?", self.mark)
-
-    @contextmanager
-    def transaction(self, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield cursor
+def point_after(position: int, product_id: str, event: ev.Event, state: ProductState) -> NavPoint | None:
+    """The point ``event`` (at store ``position``) leaves ``product_id`` at, if it moves the
+    NAV of a priced product; None otherwise."""
+    if not isinstance(event, NAV_EVENTS) or not state.index_price_wad:
+        return None
+    return NavPoint(
+        position=position,
+        product_id=product_id,
+        at=event.at,
+        index_price_wad=state.index_price_wad,
+        nav_per_token_wad=nav_wad(state),
+        leverage_wad=current_leverage_wad(state),
+        supply=state.vault.supply,
+    )
 
 
 class NavHistory:
@@ -108,7 +76,7 @@ class NavHistory:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._sql = _Sql(node)
+        self._sql = NavHistorySql(node)
         self._lock = threading.Lock()  # one catch-up at a time in this process
         self._states: dict[str, ProductState] = {}
         self._applied_to = -1  # the position ``_states`` hold (-1: nothing cached)
@@ -168,17 +136,7 @@ class NavHistory:
             before = loaded.state if loaded else None
         state = evolve(before, event)
         self._states[record.product_id] = state
-        if not isinstance(event, NAV_EVENTS) or not state.index_price_wad:
-            return None
-        return NavPoint(
-            position=position,
-            product_id=record.product_id,
-            at=event.at,
-            index_price_wad=state.index_price_wad,
-            nav_per_token_wad=nav_wad(state),
-            leverage_wad=current_leverage_wad(state),
-            supply=state.vault.supply,
-        )
+        return point_after(position, record.product_id, event, state)
 
     def _write(self, points: Sequence[NavPoint], position: int) -> None:
         with self._sql.transaction(commit=True) as cursor:
@@ -198,16 +156,9 @@ class NavHistory:
         ``after_position``, in log order; more than ``max_points`` are thinned evenly,
         keeping the first and the last."""
         sql = self._sql
-        clauses, args = ["product_id=?", "position>?"], [product_id, after_position]
-        if start is not None:
-            clauses.append("at>=?")
-            args.append(start)
-        if end is not None:
-            clauses.append("at<=?")
-            args.append(end)
-        statement = sql.q(sql.select_points + " AND ".join(clauses) + " ORDER BY position")
+        statement, args = sql.points_of(product_id, start, end, after_position)
         with sql.transaction(commit=False) as cursor:
-            cursor.execute(statement, tuple(args))
+            cursor.execute(statement, args)
             rows = cursor.fetchall()
         return [_point(row) for row in thin(rows, max_points)]
 

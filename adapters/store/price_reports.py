@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from eventsourcing.persistence import IntegrityError
 
 from adapters.rejections import AdapterError, Rejection
-from adapters.store.lookup import batch_view
 from adapters.store.node import Node
 from adapters.store.records import PriceReportRecorded, price_report_stream_id, request_stream_id
+from adapters.store.sql import batch_view
 from domain.errors import DomainError
 
 

@@ -8,29 +8,16 @@ and catches up with what other nodes wrote.
 
 from __future__ import annotations
 
-from attrs import define, field, frozen
+from attrs import define, field
 
 from adapters.store.codec import decode_event
+from adapters.store.nav_history import NavPoint, point_after
 from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent
-from domain import events as ev
 from domain.evolve import evolve
 from domain.model import ProductState
-from domain.valuation import current_leverage_wad, nav_wad
 
 PAGE_SIZE = 1_000
-_NAV_EVENTS = (ev.PriceAccepted, ev.Minted, ev.Redeemed, ev.Rebalanced, ev.Settled, ev.Accrued)
-
-
-@frozen
-class NavPoint:
-    position: int
-    product_id: str
-    at: int
-    index_price_wad: int
-    nav_per_token_wad: int
-    leverage_wad: int | None
-    supply: int
 
 
 @define
@@ -61,18 +48,9 @@ class ReadModels:
         state = evolve(self._states.get(record.product_id), event)
         self._states[record.product_id] = state
         self.balances[record.product_id] = dict(state.balances)
-        if isinstance(event, _NAV_EVENTS) and state.index_price_wad:
-            self.nav_history.append(
-                NavPoint(
-                    position=position,
-                    product_id=record.product_id,
-                    at=event.at,
-                    index_price_wad=state.index_price_wad,
-                    nav_per_token_wad=nav_wad(state),
-                    leverage_wad=current_leverage_wad(state),
-                    supply=state.vault.supply,
-                )
-            )
+        point = point_after(position, record.product_id, event, state)
+        if point is not None:
+            self.nav_history.append(point)
 
 
 def rebuild(node: Node) -> ReadModels:

@@ -19,7 +19,8 @@ from concurrent.futures import Future
 from attrs import frozen
 
 from adapters.rejections import REJECTIONS, AdapterError
-from adapters.store.node import Node, Outcome, Request
+from adapters.store.contract import Outcome, Request
+from adapters.store.node import Node
 from domain.commands import Command
 
 MAX_BATCH = 1_024

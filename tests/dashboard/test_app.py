@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from adapters.dashboard.server import NodeTarget, create_app
+from adapters.dashboard.server import create_app
+from adapters.dashboard.watcher import NodeTarget
 from adapters.grpc.server import TlsFiles
 from adapters.grpc.stubs import audit_pb2, token_pb2
 from tests.grpc.conftest import TOKENS, USDC, start

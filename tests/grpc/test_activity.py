@@ -108,10 +108,10 @@ def test_a_serving_node_keeps_the_model_behind_the_log_without_being_asked(ready
 
     ready.mint("alice", 100 * USDC, "m0")
     store_max = ready.stored_count()
-    model = ready.running.app._activity
+    model = ready.running.service.reads._activity
     deadline = time.monotonic() + 60  # generous: the follower runs every second
     while (model is None or model.position()[0] < store_max) and time.monotonic() < deadline:
         time.sleep(0.05)
-        model = ready.running.app._activity
+        model = ready.running.service.reads._activity
     assert model is not None
     assert model.position()[0] == store_max

@@ -23,7 +23,7 @@ def test_a_wall_clock_node_ticks_now_and_refuses_another_moment(tmp_path):
     node = Harness(start_node(config), config.store_url)
     try:
         response = node.admin.keeper.Tick(keeper_pb2.TickRequest(), metadata=node.admin.md)
-        assert abs(response.now.seconds - node.running.app.now()) <= 2
+        assert abs(response.now.seconds - node.running.service.now()) <= 2
         rejected(
             lambda: node.admin.keeper.Tick(
                 keeper_pb2.TickRequest(now=Timestamp(seconds=T0)), metadata=node.admin.md
@@ -47,7 +47,7 @@ def test_a_simulated_node_restarted_on_its_store_resumes_at_its_last_event(tmp_p
     )
     again = Harness(start_node(config), config.store_url)
     try:
-        assert again.running.app.now() == T0 + 5_000
+        assert again.running.service.now() == T0 + 5_000
     finally:
         again.close()
 

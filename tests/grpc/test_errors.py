@@ -17,7 +17,7 @@ from adapters.clock import ClockWentBackwards
 from adapters.grpc.errors import STATUS_OF, status_of
 from adapters.grpc.stubs import admin_pb2, common_pb2, token_pb2
 from adapters.rejections import AdapterError
-from adapters.store.node import ConcurrencyConflict, RequestIdReused, StoreWriteFailed
+from adapters.store.contract import ConcurrencyConflict, RequestIdReused, StoreWriteFailed
 from adapters.store.writer import WriterClosed
 from domain import errors as de
 from tests.grpc.conftest import USDC

@@ -111,7 +111,7 @@ def test_products_keeper_writer_and_build_info(metered: Harness) -> None:
     metered.admin.admin.Resume(
         admin_pb2.ResumeRequest(product_id="P", request_id="r"), metadata=metered.admin.md
     )
-    clock = metered.running.app.service.clock
+    clock = metered.running.service.clock
     metered.now += 86_400  # a day later, the price moved 5 %: the daily reset rebalances
     clock.advance_to(metered.now)  # type: ignore[attr-defined]
     metered.report({"BTC": 63_000 * 10**18, "ETH": 3_150 * 10**18}, rid="day2")

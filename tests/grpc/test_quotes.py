@@ -19,7 +19,7 @@ from tests.grpc.helpers import rejected
 def _move_clock(node: Harness, seconds: int) -> None:
     """Advance the node's simulated clock WITHOUT running the keeper (as time passes on
     a wall clock between two commands): nothing accrues in the store."""
-    clock = node.running.app.service.clock
+    clock = node.running.service.clock
     assert isinstance(clock, SimulatedClock)
     node.now += seconds
     clock.advance_to(node.now)

@@ -19,7 +19,8 @@ from adapters.audit.report import audit
 from adapters.grpc import auth
 from adapters.grpc.server import NodeConfig, start_node
 from adapters.grpc.stubs import admin_pb2, common_pb2, keeper_pb2, oracle_pb2, token_pb2
-from adapters.store.node import SNAPSHOT_INTERVAL_ENV, Node
+from adapters.store.event_store import SNAPSHOT_INTERVAL_ENV
+from adapters.store.node import Node
 from tests.grpc.conftest import ENTRIES, T0, USDC, WAD, Harness
 from tests.store.conftest import STORE_KINDS, fresh_store, require_store
 

@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
-from adapters.store.node import Node, Request
+from adapters.store.contract import Request
+from adapters.store.node import Node
 from domain import commands as cmd
 from domain.params import default_params
 from tests.grpc.test_cli import IIT, free_port, wait_ready

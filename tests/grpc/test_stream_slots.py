@@ -10,7 +10,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters.grpc.server import MAX_STREAMS, MAX_WORKERS
 from adapters.grpc.stubs import audit_pb2, audit_pb2_grpc, token_pb2
-from adapters.store.node import Node, Request
+from adapters.store.contract import Request
+from adapters.store.node import Node
 from domain import commands as cmd
 from domain.params import default_params
 from tests.grpc.conftest import TOKENS, start

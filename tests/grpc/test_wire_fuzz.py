@@ -109,7 +109,7 @@ class Fuzz:
     def __init__(self, node: Harness, caller: str) -> None:
         self.node = node
         self.caller = caller
-        self.now = node.running.app.now()
+        self.now = node.running.service.now()
 
     def valid_string(self, field: FieldDescriptor) -> st.SearchStrategy[str]:
         name = field.name
@@ -264,13 +264,13 @@ def _call(node: Harness, method: MethodDescriptor, caller: str, payload: Message
 
 
 def _stored(node: Harness) -> int:
-    return node.running.app.node.recorder.max_notification_id() or 0
+    return node.running.service.node.recorder.max_notification_id() or 0
 
 
 def _balances_add_up(node: Harness) -> None:
-    app = node.running.app
-    for product_id in app.product_ids():
-        state = app.load(product_id).state
+    reads = node.running.service.reads
+    for product_id in reads.product_ids():
+        state = reads.load(product_id).state
         assert sum(state.balances.values()) == state.vault.supply, product_id
 
 
@@ -283,7 +283,7 @@ def _valid_traffic(node: Harness, data: st.DataObject, seen: dict[str, set[str]]
     product's state (a halt, say), never the request."""
     serial = next(_SERIAL)
     reporter = node.r1 if data.draw(st.booleans(), label="reporter") else node.r2
-    now = node.running.app.now()
+    now = node.running.service.now()
     for symbol, price in PRICES.items():
         bump = data.draw(st.integers(-50, 50), label="bps")
         request = oracle_pb2.ReportPriceRequest(

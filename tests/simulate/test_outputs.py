@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from adapters.audit.report import audit
 from adapters.cli import main
-from adapters.simulate.report import CSV_COLUMNS
+from adapters.simulate.outputs import CSV_COLUMNS
 from adapters.simulate.sample_data import stocks_csv
 from adapters.store.node import Node
 

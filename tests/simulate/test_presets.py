@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
+from adapters.simulate.outputs import summary_rows, text_table
 from adapters.simulate.paths import alternating_path, gbm_path
 from adapters.simulate.policies import parse_policy
 from adapters.simulate.presets import FTX_RESET_TIME_OF_DAY_S, preset_params
-from adapters.simulate.report import summary_rows, text_table
 from adapters.simulate.summary import summarise
 from domain.fixedpoint import WAD
 from domain.params import default_params
@@ -150,10 +150,10 @@ def test_the_report_names_the_leverage_and_each_policys_own_knobs(tmp_path: Path
 
 
 def test_the_plot_title_says_minus_one_times(tmp_path: Path) -> None:
-    from adapters.simulate import report  # noqa: PLC0415
+    from adapters.simulate import outputs  # noqa: PLC0415
 
-    assert report.leverage_label(1.0) == "\u22121\u00d7"
-    assert report.leverage_label(3.0) == "\u22123\u00d7"
+    assert outputs.leverage_label(1.0) == "\u22121\u00d7"
+    assert outputs.leverage_label(3.0) == "\u22123\u00d7"
 
 
 def test_preset_flag_launches_with_the_preset_and_flags_still_win(tmp_path: Path) -> None:

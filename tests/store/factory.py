@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.store.node import SNAPSHOT_INTERVAL_ENV, Node, Outcome
+from adapters.store.contract import Outcome
+from adapters.store.event_store import SNAPSHOT_INTERVAL_ENV
+from adapters.store.node import Node
 from adapters.store.writer import GroupCommitWriter
 from domain.commands import Command
 

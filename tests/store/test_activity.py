@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from adapters.service.use_cases import Service
 from adapters.store.activity import ActivityModel
 from adapters.store.node import Node
-from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain.fixedpoint import WAD
-from tests.store.test_service import two_products
+from tests.service.test_service import two_products
 from tests.support import USDC
 
 
@@ -24,13 +24,12 @@ def _close_services() -> Iterator[None]:
     yield
     for service in opened:
         service.close()
-        service.node.close()
 
 
-opened: list[NodeService] = []
+opened: list[Service] = []
 
 
-def _products(store_url: str) -> NodeService:
+def _products(store_url: str) -> Service:
     service = two_products(store_url)
     opened.append(service)
     return service
@@ -44,10 +43,10 @@ def _everything(model: ActivityModel, holder: str, product: str = "") -> list:
 
 def test_activity_follows_the_log_resumes_and_rebuilds_identically(store_url):
     service = _products(store_url)
-    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
-    service.command("B", cmd.Mint("alice", 500 * USDC, 0), "m2")
-    service.command("A", cmd.Transfer("alice", "bob", 100 * WAD), "t1")
-    service.command("A", cmd.Redeem("bob", 40 * WAD, 0), "r1")
+    service.commands.execute("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
+    service.commands.execute("B", cmd.Mint("alice", 500 * USDC, 0), "m2")
+    service.commands.execute("A", cmd.Transfer("alice", "bob", 100 * WAD), "t1")
+    service.commands.execute("A", cmd.Redeem("bob", 40 * WAD, 0), "r1")
     model = ActivityModel(service.node)
     position = model.catch_up()
     assert position == service.node.recorder.max_notification_id()
@@ -68,7 +67,7 @@ def test_activity_follows_the_log_resumes_and_rebuilds_identically(store_url):
     assert _everything(model, "bob", "B") == []
 
     # Durable: a new process (a new node on the same store) finds the rows and position.
-    service.command("A", cmd.Mint("carol", 10 * USDC, 0), "m3")
+    service.commands.execute("A", cmd.Mint("carol", 10 * USDC, 0), "m3")
     reopened = Node.open(store_url)
     try:
         again = ActivityModel(reopened)
@@ -85,7 +84,7 @@ def test_activity_follows_the_log_resumes_and_rebuilds_identically(store_url):
 
 def test_a_page_applied_twice_or_late_changes_nothing_and_never_moves_the_position(store_url):
     service = _products(store_url)
-    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
+    service.commands.execute("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     model = ActivityModel(service.node)
     top = model.catch_up()
     rows = _everything(model, "alice")
@@ -97,8 +96,8 @@ def test_a_page_applied_twice_or_late_changes_nothing_and_never_moves_the_positi
 
 def test_a_follower_that_raced_a_rebuild_resumes_from_the_reset_position(store_url):
     service = _products(store_url)
-    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
-    service.command("A", cmd.Mint("bob", 1_000 * USDC, 0), "m2")
+    service.commands.execute("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
+    service.commands.execute("A", cmd.Mint("bob", 1_000 * USDC, 0), "m2")
     model = ActivityModel(service.node)
     top = model.catch_up()
     everyone = {h: _everything(model, h) for h in ("alice", "bob")}
@@ -117,7 +116,7 @@ def test_a_follower_that_raced_a_rebuild_resumes_from_the_reset_position(store_u
 def test_pages_in_both_orders(store_url):
     service = _products(store_url)
     for i in range(7):
-        service.command("A", cmd.Mint("alice", (10 + i) * USDC, 0), f"m{i}")
+        service.commands.execute("A", cmd.Mint("alice", (10 + i) * USDC, 0), f"m{i}")
     model = ActivityModel(service.node)
     model.catch_up()
     seen, after = [], 0
@@ -141,7 +140,7 @@ def test_iit_rebuild_read_models_rebuilds_on_demand(store_url):
     from adapters.cli import main  # noqa: PLC0415
 
     service = _products(store_url)
-    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
+    service.commands.execute("A", cmd.Mint("alice", 1_000 * USDC, 0), "m1")
     model = ActivityModel(service.node)
     model.catch_up()
     rows = _everything(model, "alice")

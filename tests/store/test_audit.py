@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.audit.report import audit
-from adapters.store.node import Loaded, Node
+from adapters.store.event_store import Loaded
+from adapters.store.node import Node
 from adapters.store.records import product_stream_id, request_stream_id
 from domain import commands as cmd
 from tests.store.tamper import Tamperer

@@ -18,7 +18,8 @@ from adapters.audit import parallel as audit_pool
 from adapters.audit.parallel import AuditProcessFailed, plan_shares, replay_in_processes
 from adapters.audit.report import audit
 from adapters.audit.rows import Share
-from adapters.store.node import Loaded, Node
+from adapters.store.event_store import Loaded
+from adapters.store.node import Node
 from adapters.store.records import product_stream_id, request_stream_id
 from domain import commands as cmd
 from domain.params import default_params

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from adapters.audit.report import audit
-from adapters.store.node import Node, Outcome, Request, RequestIdReused, StoreWriteFailed
+from adapters.store.contract import Outcome, Request, RequestIdReused, StoreWriteFailed
+from adapters.store.node import Node
 from adapters.store.records import RequestRecorded
 from adapters.store.writer import GroupCommitWriter, WriterClosed
 from domain import commands as cmd

@@ -10,7 +10,8 @@ import attrs
 import pytest
 
 from adapters.store.codec import command_fingerprint, legacy_update_fingerprint
-from adapters.store.node import Node, RequestIdReused
+from adapters.store.contract import RequestIdReused
+from adapters.store.node import Node
 from adapters.store.records import request_stream_id
 from domain import commands as cmd
 from domain.params import default_params

@@ -4,9 +4,10 @@ ids, on both stores, across the query's chunks of ids."""
 from __future__ import annotations
 
 from adapters.rejections import REJECTIONS
-from adapters.store.lookup import CHUNK, batch_view
-from adapters.store.node import Node, Request
+from adapters.store.contract import Request
+from adapters.store.node import Node
 from adapters.store.records import RequestRecorded, request_stream_id
+from adapters.store.sql import CHUNK, batch_view
 from benchmarks.workload import launch
 from domain import commands as cmd
 

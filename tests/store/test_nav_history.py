@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from adapters.clock import SimulatedClock
+from adapters.service.use_cases import Service
 from adapters.store.nav_history import NavHistory, NavPoint, thin
 from adapters.store.node import Node
 from adapters.store.projections import rebuild
-from adapters.store.service import NodeService
 from domain import commands as cmd
 from domain.fixedpoint import WAD
 from domain.valuation import current_leverage_wad, nav_wad
-from tests.store.test_service import T0, two_products
+from tests.service.test_service import T0, two_products
 from tests.support import USDC
 
 
@@ -36,22 +36,21 @@ def node_of(store_url) -> Iterator[Callable[[], Node]]:
 
 
 @pytest.fixture
-def service(store_url) -> Iterator[NodeService]:
+def service(store_url) -> Iterator[Service]:
     """Two launched, priced products; the service and its node closed afterwards."""
     running = two_products(store_url)
     yield running
     running.close()
-    running.node.close()
 
 
-def activity(service: NodeService) -> None:
+def activity(service: Service) -> None:
     clock = service.clock
     assert isinstance(clock, SimulatedClock)
-    service.command("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
-    service.command("B", cmd.Mint("bob", 500 * USDC, 0), "m-B")
+    service.commands.execute("A", cmd.Mint("alice", 1_000 * USDC, 0), "m-A")
+    service.commands.execute("B", cmd.Mint("bob", 500 * USDC, 0), "m-B")
     clock.advance_to(T0 + 3_600)
-    service.report_price("BTC", 63_000 * WAD, T0 + 3_600, "r1", "btc-2")
-    service.command("A", cmd.Redeem("alice", 100 * WAD, 0), "r-A")
+    service.prices.report_price("BTC", 63_000 * WAD, T0 + 3_600, "r1", "btc-2")
+    service.commands.execute("A", cmd.Redeem("alice", 100 * WAD, 0), "r-A")
 
 
 def reference(url: str) -> list[NavPoint]:

@@ -10,9 +10,10 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-import adapters.store.node as node_module
+import adapters.store.batch as batch_module
 from adapters.audit.report import audit
-from adapters.store.node import Node, Request, UnstorableCommand
+from adapters.store.contract import Request, UnstorableCommand
+from adapters.store.node import Node
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import Draft
@@ -64,14 +65,14 @@ def _stored(node: Node) -> int:
 
 
 def _plant_for(monkeypatch: pytest.MonkeyPatch, plant: Plant, command_type: type[cmd.Command]) -> None:
-    real = node_module.decide_and_apply
+    real = batch_module.decide_and_apply
 
     def deciding(state: ProductState | None, command: cmd.Command, now: int) -> Draft:
         if isinstance(command, command_type):
             return plant(state, command, now)
         return real(state, command, now)
 
-    monkeypatch.setattr(node_module, "decide_and_apply", deciding)
+    monkeypatch.setattr(batch_module, "decide_and_apply", deciding)
 
 
 @pytest.mark.parametrize("mode", sorted(PLANTS))

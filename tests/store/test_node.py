@@ -11,7 +11,9 @@ import pytest
 
 from adapters.audit.report import audit
 from adapters.store.codec import chain_hash, decode_event
-from adapters.store.node import SNAPSHOT_INTERVAL, Node, RequestIdReused
+from adapters.store.contract import RequestIdReused
+from adapters.store.event_store import SNAPSHOT_INTERVAL
+from adapters.store.node import Node
 from adapters.store.records import product_stream_id
 from domain import commands as cmd
 from domain.errors import InsufficientBalance, InvalidArgument, ProductNotFound

@@ -41,7 +41,8 @@ from hypothesis.stateful import (
 from adapters.audit.report import audit
 from adapters.rejections import REJECTIONS
 from adapters.store.codec import decode_event
-from adapters.store.node import ConcurrencyConflict, Node, Outcome, RequestIdReused
+from adapters.store.contract import ConcurrencyConflict, Outcome, RequestIdReused
+from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent
 from domain import commands as cmd
 from domain.decide import decide

@@ -1,5 +1,6 @@
 """AuditService: the event log streamed from a position, the audit over the wire, and the
-NAV history from its read model."""
+NAV history from its read model (the servicer of the gRPC service; the audit itself is
+``adapters.audit``)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,6 @@ from adapters.store.codec import canonical_json
 from adapters.store.nav_history import DEFAULT_MAX_POINTS, MAX_POINTS_LIMIT, NavPoint
 from adapters.store.records import StoredProductEvent
 from domain.errors import InvalidArgument
-
-PAGE_SIZE = 500
-# A follower polls the store at least this often, so commits of other node processes
-# sharing the store arrive within it; this process's own commits wake it at once.
-FOLLOW_POLL_S = 0.25
 
 
 def event_message(position: int, record: StoredProductEvent) -> audit_pb2.Event:
@@ -38,9 +34,6 @@ def event_message(position: int, record: StoredProductEvent) -> audit_pb2.Event:
     )
 
 
-POSITION_MAX = 2**62  # far beyond any log's length
-
-
 class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
     @streaming(ADMIN_OR_VIEWER)
     def StreamEvents(  # noqa: N802 - gRPC method names are the contract's
@@ -48,42 +41,21 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
     ) -> Iterator[audit_pb2.Event]:
         if request.from_position < 0:
             raise InvalidArgument(f"from_position must not be negative, got {request.from_position}")
-        app = self.deps.app
+        follow = self.service.follow
         if request.product_id:
-            app.load(request.product_id)  # NOT_FOUND for an unknown product
-        with app.stream_slot():
-            yield from self._stream(request, context)
-
-    def _stream(
-        self, request: audit_pb2.StreamEventsRequest, context: grpc.ServicerContext
-    ) -> Iterator[audit_pb2.Event]:
-        app = self.deps.app
-        # Any position past every store's end reads nothing; capped so that the store's
-        # "after this position" query stays within a signed 64-bit integer.
-        position = min(request.from_position, POSITION_MAX)
-        while True:
-            seen = app.committed
-            page = app.read_page(position, PAGE_SIZE)
-            for notification_id, record in page:
-                position = notification_id
-                if not isinstance(record, StoredProductEvent):
-                    continue  # request markers, the product registry: not domain events
-                if request.product_id and record.product_id != request.product_id:
-                    continue
-                yield event_message(notification_id, record)
-            if len(page) == PAGE_SIZE:
-                continue
-            if not request.follow or not context.is_active():
-                return
-            app.wait_for_commit(seen, FOLLOW_POLL_S)
-            if not context.is_active():
-                return
+            self.service.reads.load(request.product_id)  # NOT_FOUND for an unknown product
+        with follow.stream_slot():
+            events = follow.events(
+                request.from_position, request.product_id, request.follow, context.is_active
+            )
+            for position, record in events:
+                yield event_message(position, record)
 
     @unary(ADMIN_OR_VIEWER)
     def CheckInvariants(  # noqa: N802
         self, request: audit_pb2.CheckInvariantsRequest, caller: Caller
     ) -> audit_pb2.CheckInvariantsResponse:
-        report = self.deps.app.audit(request.product_id or None)
+        report = self.service.audits.check(request.product_id or None)
         return audit_pb2.CheckInvariantsResponse(
             ok=report.ok,
             events_checked=report.events_checked,
@@ -117,9 +89,8 @@ class AuditServicer(Base, audit_pb2_grpc.AuditServiceServicer):
             )
         if request.after_position < 0:
             raise InvalidArgument(f"after_position must not be negative, got {request.after_position}")
-        app = self.deps.app
-        app.load(request.product_id)  # NOT_FOUND for an unknown product
-        history = app.nav_history()
+        self.service.reads.load(request.product_id)  # NOT_FOUND for an unknown product
+        history = self.service.reads.nav_history()
         history.catch_up()
         points = history.points(
             request.product_id,

@@ -87,7 +87,8 @@ def dashboard(
 ) -> None:
     import uvicorn  # noqa: PLC0415 - keeps `iit --help` light
 
-    from adapters.dashboard.server import NodeTarget, create_app  # noqa: PLC0415
+    from adapters.dashboard.server import create_app  # noqa: PLC0415
+    from adapters.dashboard.watcher import NodeTarget  # noqa: PLC0415
 
     if (tls_cert or tls_key) and not (tls_ca and tls_cert and tls_key):
         raise click.UsageError("mTLS needs --tls-ca, --tls-cert and --tls-key together")

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from adapters.formatting import wad_of
 from adapters.rejections import REJECTIONS
+from adapters.simulate.outputs import decimal, plot, text_table, write_csv, write_html
 from adapters.simulate.paths import (
     FUNDING_COLUMN,
     PathError,
@@ -26,7 +27,6 @@ from adapters.simulate.paths import (
 )
 from adapters.simulate.policies import DEFAULT_POLICIES, Policy, PolicyError, parse_policy
 from adapters.simulate.presets import PRESET_NAMES, preset_params
-from adapters.simulate.report import decimal, plot, text_table, write_csv, write_html
 from adapters.simulate.runner import FEEDS, Driver, MemoryDriver, PolicyRun, Setup, StoreDriver, run_backtest
 from adapters.simulate.summary import summarise
 from domain.errors import DomainError

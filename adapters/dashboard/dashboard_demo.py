@@ -8,7 +8,7 @@ a pause, a BTC crash that halts the product until more reporters confirm it), th
 market wanders on (an hour a step, a seeded random walk, holders minting and redeeming, a
 second product at −2×) until Ctrl-C.
 
-    uv run python -m adapters.dashboard.demo --listen 127.0.0.1:8080
+    uv run python -m adapters.dashboard.dashboard_demo --listen 127.0.0.1:8080
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import click
 import grpc
 from attrs import define
 
-from adapters.demo import HOUR, REPORTERS, START, USDC
+from adapters.demo_market import HOUR, REPORTERS, START, USDC
 from adapters.grpc import auth
 from adapters.grpc.client import Client
 from adapters.grpc.demo import HOLDERS, Driver, script
