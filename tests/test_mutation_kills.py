@@ -255,6 +255,22 @@ def test_the_redemption_fee_rounds_up_even_on_a_one_unit_payout():
     assert redeemed.gross_out == 1
     assert redeemed.fee == 1  # 10 bps of one unit, rounded up in the vault's favour
     assert redeemed.collateral_out == 0
+    # One token base unit less pays exactly nothing gross: it is refused, not recorded
+    # (`gross_out <= 0` → `< 0` in decide_redeem let it through).
+    assert quote_redeem(*_redeem_inputs(state), low - 1, 10, 10).gross_out == 0
+    with pytest.raises(RedeemTooSmall):
+        decide(state, cmd.Redeem("alice", low - 1, 0), now)
+
+
+def _redeem_inputs(state: ProductState) -> tuple[int, int, int, int, int]:
+    vault = state.vault
+    return (
+        vault.cash,
+        vault.debt_units_wad,
+        vault.supply,
+        state.index_price_wad,
+        state.params.collateral_decimals,
+    )
 
 
 # Survivor 9: `ripcord_can_restore` built its after-trade vault without
