@@ -28,6 +28,7 @@ from domain.errors import (
 )
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import (
+    MARKET,
     MINIMUM_LOCKED_SUPPLY,
     VAULT,
     Component,
@@ -808,3 +809,22 @@ def test_a_transfer_records_both_holders_and_moves_the_tokens_between_them():
     assert after.balance_of("alice") == before.balance_of("alice") - 3 * WAD
     assert after.balance_of("bob") == 3 * WAD
     assert after.vault == before.vault
+
+
+# Found by `make mutate`: in settle, `max(cash, 0)` → `max(cash, 1)`, a zero repayment
+# recorded as a movement, and `debt_units_closed_wad` dropped all survived: no test settled
+# a vault with no cash left, nor read the units a settlement closes. A settlement repays
+# what cash there is, never more; the rest is the lender's bad debt.
+@pytest.mark.parametrize("cash", [0, -5, 7])
+def test_a_settlement_repays_what_cash_there_is_and_books_the_rest_as_bad_debt(cash):
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    broke = attrs.evolve(state, vault=attrs.evolve(state.vault, cash=cash))
+    settled = only(ev.Settled, decide(broke, cmd.SettleProduct(), now))
+    owed = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    assert settled.debt_units_closed_wad == state.vault.debt_units_wad
+    assert settled.debt_value == owed
+    assert settled.repaid == max(cash, 0)
+    assert settled.bad_debt == owed - max(cash, 0)
+    assert settled.cash_after == cash - max(cash, 0)
+    assert settled.movements == ((Movement(VAULT, MARKET, cash),) if cash > 0 else ())
