@@ -21,6 +21,7 @@ from domain.errors import (
     InvalidArgument,
     MintTooSmall,
     OracleStale,
+    ProductHalted,
     RedeemTooSmall,
     SlippageExceeded,
     SupplyCapReached,
@@ -828,3 +829,13 @@ def test_a_settlement_repays_what_cash_there_is_and_books_the_rest_as_bad_debt(c
     assert settled.bad_debt == owed - max(cash, 0)
     assert settled.cash_after == cash - max(cash, 0)
     assert settled.movements == ((Movement(VAULT, MARKET, cash),) if cash > 0 else ())
+
+
+# Found by `make mutate`: require_not_halted's detail (`pending = None`) survived: no test
+# read what a halted product tells the client. The refusal names the pending index price,
+# the move a quorum or an admin must now judge.
+def test_a_halted_product_refuses_a_mint_naming_the_pending_index_price():
+    scenario = minted()
+    tripped = only(ev.CircuitBreakerTripped, scenario.report_all({"BTC": 30_000 * WAD, "ETH": 1_500 * WAD}))
+    with pytest.raises(ProductHalted, match=rf"pending index price {tripped.pending.index_price_wad}\b"):
+        scenario.run(cmd.Mint("bob", USDC, 0))
