@@ -28,8 +28,9 @@ import psycopg
 from attrs import frozen
 
 CACHE = Path(__file__).parent / ".cache"
-# Bump when what the fill writes changes (commands, records, codec): a stale cache is refilled.
-FILL_FORMAT = 1
+# Bump when what the fill writes changes (commands, records, codec, key format): a stale
+# cache is refilled. 2: request ids UUIDv7 or free-form, stores that record their key format.
+FILL_FORMAT = 2
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 SMALL_EVENTS = 1_000
 PER_CLIENT = int(os.environ.get("BENCH_COMMANDS", "400"))
@@ -40,7 +41,7 @@ Figures = dict[str, Any]
 
 @frozen
 class Row:
-    number: int
+    number: str  # "3", and "3b" for the row beside it
     measure: str
     measured: str
     baseline: str
@@ -75,7 +76,7 @@ def grpc_row(figures: Figures) -> Row:
     (``iit serve`` in its own process; the client here, on the same two cores)."""
     ratio = figures["mint_per_s"] / figures["check_per_s"]
     return Row(
-        1,
+        "1",
         "gRPC Mint req/s, 16 in flight ÷ health Check req/s",
         f"{figures['mint_per_s']:,.0f} req/s",
         f"{figures['check_per_s']:,.0f} req/s",
@@ -87,7 +88,7 @@ def grpc_row(figures: Figures) -> Row:
     )
 
 
-def durable_row(number: int, store: str, figures: Figures, target: float, floor: float = 0.0) -> Row:
+def durable_row(number: str, store: str, figures: Figures, target: float, floor: float = 0.0) -> Row:
     measured = figures["commands_per_s"]
     baseline = figures["append_commands_per_s"]
     ratio = measured / baseline
@@ -115,21 +116,58 @@ def postgres_row() -> Row:
     except psycopg.Error as error:
         problem = f"skipped: PostgreSQL at {POSTGRES_URL} unreachable ({type(error).__name__})"
         return Row(
-            6, "PostgreSQL durable commands/s ÷ library batched append", problem, "", None, "≥ 0.5", None
+            "6", "PostgreSQL durable commands/s ÷ library batched append", problem, "", None, "≥ 0.5", None
         )
     try:
         figures = scenario("durable", url=url, baseline_url=baseline_url, products=4, per_client=PER_CLIENT)
     finally:
         drop()
         drop_baseline()
-    return durable_row(6, "PostgreSQL", figures, 0.5)
+    return durable_row("6", "PostgreSQL", figures, 0.5)
 
 
-def cost_row(small: Figures, big: Figures) -> Row:
+def shared_row() -> Row:
+    """Row 8: two node processes on one PostgreSQL ÷ one node, the same 16 clients."""
+    measure = "PostgreSQL durable commands/s of 2 nodes on one store ÷ 1 node (16 clients)"
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            pass
+    except psycopg.Error as error:
+        problem = f"skipped: PostgreSQL at {POSTGRES_URL} unreachable ({type(error).__name__})"
+        return Row("8", measure, problem, "", None, "measured", None)
+    try:
+        figures = scenario("shared", url=POSTGRES_URL, nodes=2, products=4, per_client=PER_CLIENT)
+    except subprocess.CalledProcessError:  # the shared server refused a connection: once more
+        say("(8) failed (its error above); once more in 10 s")
+        time.sleep(10)
+        try:
+            figures = scenario("shared", url=POSTGRES_URL, nodes=2, products=4, per_client=PER_CLIENT)
+        except subprocess.CalledProcessError:
+            return Row("8", measure, "failed twice (errors above)", "", None, "measured", None)
+    one, many = figures["one"], figures["many"]
+    return Row(
+        "8",
+        measure,
+        f"{many['commands_per_s']:,.0f} cmd/s",
+        f"{one['commands_per_s']:,.0f} cmd/s",
+        figures["ratio"],
+        "measured (≥ 1.5 moonshot)",
+        figures["ratio"] >= 1.5,
+        "median of 3 alternating rounds (ratios "
+        + ", ".join(f"{r['ratio']:.2f}" for r in figures["rounds"])
+        + "); "
+        "products split between the nodes; per node "
+        + " + ".join(f"{r:,.0f}" for r in many["per_node_commands_per_s"])
+        + f" cmd/s; commits {many['batches']:,} vs {one['batches']:,}; "
+        f"CPU {many['cpu_us_per_command']:,.0f} vs {one['cpu_us_per_command']:,.0f} µs/cmd",
+    )
+
+
+def cost_row(small: Figures, big: Figures, number: str = "3", ids: str = "UUIDv7") -> Row:
     ratio = big["us_per_command"] / small["us_per_command"]
     return Row(
-        3,
-        f"per-command cost at {big['events_before']:,} events ÷ at {small['events_before']:,}",
+        number,
+        f"per-command cost at {big['events_before']:,} events ÷ at {small['events_before']:,}, {ids} ids",
         f"{big['us_per_command']:,.0f} µs/cmd",
         f"{small['us_per_command']:,.0f} µs/cmd",
         ratio,
@@ -148,7 +186,7 @@ def audit_row(figures: Figures) -> Row:
     size) ÷ a plain decoded read in one process; the audit in one process in the detail."""
     ratio = figures["audit_events_per_s"] / figures["read_events_per_s"]
     return Row(
-        4,
+        "4",
         "audit events/s (replay + every invariant) ÷ decoded log read",
         f"{figures['audit_events_per_s']:,.0f} events/s",
         f"{figures['read_events_per_s']:,.0f} events/s",
@@ -166,7 +204,7 @@ def audit_row(figures: Figures) -> Row:
 
 def cold_row(figures: Figures) -> Row:
     return Row(
-        5,
+        "5",
         f"cold load of a product with {figures['events']:,} events",
         f"{figures['median_ms']:.1f} ms",
         "",
@@ -181,7 +219,7 @@ def cold_row(figures: Figures) -> Row:
 def rss_row(served: Figures, durable: Figures, big: Figures) -> Row:
     peak = max(served["server_peak_rss_mb"], durable["peak_rss_mb"], big["peak_rss_mb"])
     return Row(
-        7,
+        "7",
         "peak RSS of the node during (1), (2) and (3)",
         f"{peak:,.0f} MB",
         "",
@@ -196,17 +234,18 @@ def rss_row(served: Figures, durable: Figures, big: Figures) -> Row:
 # Stores ------------------------------------------------------------------------------------
 
 
-def filled_store(events: int) -> Path:
-    """A SQLite store whose product ``P`` has ``events`` events, from the cache if there."""
+def filled_store(events: int, ids: str = "uuid7") -> Path:
+    """A SQLite store whose product ``P`` has ``events`` events, each command's request id
+    of the form ``ids``, from the cache if there."""
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"fill-v{FILL_FORMAT}-{events}.db"
+    path = CACHE / f"fill-v{FILL_FORMAT}-{ids}-{events}.db"
     if path.exists():
         say(f"using the cached store {path.name}")
         return path
     partial = CACHE / f"partial-{path.name}"
     _remove_sqlite(partial)
-    say(f"filling a store with {events:,} events (cached for the next run)…")
-    figures = scenario("fill", url=f"sqlite:///{partial}", events=events)
+    say(f"filling a store with {events:,} events, {ids} ids (cached for the next run)…")
+    figures = scenario("fill", url=f"sqlite:///{partial}", events=events, ids=ids)
     say(f"filled in {figures['fill_s']:.0f} s")
     _checkpoint(partial)
     _remove_sqlite(partial, keep_db=True)
@@ -299,7 +338,7 @@ def main() -> None:
             products=4,
             per_client=PER_CLIENT,
         )
-        rows.append(durable_row(2, "SQLite", durable, 0.6, 10_000))
+        rows.append(durable_row("2", "SQLite", durable, 0.6, 10_000))
 
         say("(4) audit against a decoded read of the same store")
         rows.append(audit_row(scenario("audit", url=f"sqlite:///{work}/durable.db")))
@@ -308,37 +347,56 @@ def main() -> None:
         rows.append(postgres_row())
 
         big_store = filled_store(EVENTS)
-        say(f"(3) per-command cost at {SMALL_EVENTS:,} and {EVENTS:,} events (a copy of the cached store)")
-        small_store = work / "small.db"
-        scenario("fill", url=f"sqlite:///{small_store}", events=SMALL_EVENTS)
-        _checkpoint(small_store)
-        big_copy = work / "big.db"
-        _checkpoint(big_store)  # row 5 opened it last time: make sure the one file is all of it
-        _copy(big_store, big_copy)
-        smalls, bigs = [], []
-        for attempt in range(3):  # alternate, and keep each one's best: the machine is shared
-            small_copy = work / f"small-{attempt}.db"
-            _copy(small_store, small_copy)  # each run starts at the same small log
-            smalls.append(
-                scenario("cost", url=f"sqlite:///{small_copy}", per_client=PER_CLIENT // 2, tag="s")
-            )
-            bigs.append(
-                scenario("cost", url=f"sqlite:///{big_copy}", per_client=PER_CLIENT // 2, tag=f"b{attempt}")
-            )
-        small = min(smalls, key=lambda f: f["us_per_command"])
-        big = min(bigs, key=lambda f: f["us_per_command"])
-        big["peak_rss_mb"] = max(f["peak_rss_mb"] for f in bigs)
+        free_store = filled_store(EVENTS, "free")
+        say(f"(3) per-command cost at {SMALL_EVENTS:,} and {EVENTS:,} events (copies of the cached stores)")
+        big, small = cost_rows(work, big_store, "uuid7")
         rows.append(cost_row(small, big))
+        say("(3b) the same with free-form request ids")
+        free_big, free_small = cost_rows(work, free_store, "free")
+        rows.append(cost_row(free_small, free_big, "3b", "free-form"))
 
         say(f"(5) cold load of the product with {EVENTS:,} events")
         rows.append(cold_row(scenario("cold_load", url=f"sqlite:///{big_store}", repeats=7)))
         rows.append(rss_row(served, durable, big))
 
-    rows.sort(key=lambda r: r.number)
+        say("(8) PostgreSQL: two node processes on one store against one node")
+        rows.append(shared_row())
+
+    rows.sort(key=lambda r: (int(r.number.rstrip("b")), r.number))
     header.append(f"load average at end: {load()}; make bench took {time.perf_counter() - began:.0f} s")
     print("\n".join(header))
     print()
     print(table(rows))
+
+
+def cost_rows(work: Path, big_store: Path, ids: str) -> tuple[Figures, Figures]:
+    """Row 3's runs: the 16 clients (request ids of the form ``ids``) on a copy of a small
+    store and of the big one (both filled with such ids), 3 alternating runs; the best of
+    each (big, small)."""
+    small_store = work / f"small-{ids}.db"
+    scenario("fill", url=f"sqlite:///{small_store}", events=SMALL_EVENTS, ids=ids)
+    _checkpoint(small_store)
+    big_copy = work / "big.db"
+    _remove_sqlite(big_copy)
+    _checkpoint(big_store)  # row 5 opened it last time: make sure the one file is all of it
+    _copy(big_store, big_copy)
+    smalls, bigs = [], []
+    for attempt in range(3):  # alternate, and keep each one's best: the machine is shared
+        small_copy = work / f"small-{ids}-{attempt}.db"
+        _copy(small_store, small_copy)  # each run starts at the same small log
+        smalls.append(
+            scenario("cost", url=f"sqlite:///{small_copy}", per_client=PER_CLIENT // 2, tag="s", ids=ids)
+        )
+        bigs.append(
+            scenario(
+                "cost", url=f"sqlite:///{big_copy}", per_client=PER_CLIENT // 2, tag=f"b{attempt}", ids=ids
+            )
+        )
+        _remove_sqlite(small_copy)
+    big = min(bigs, key=lambda f: f["us_per_command"])
+    big["peak_rss_mb"] = max(f["peak_rss_mb"] for f in bigs)
+    _remove_sqlite(big_copy)
+    return big, min(smalls, key=lambda f: f["us_per_command"])
 
 
 def table(rows: list[Row]) -> str:

@@ -28,6 +28,7 @@ from adapters.grpc.stubs import (
     token_pb2,
     token_pb2_grpc,
 )
+from benchmarks.uuid7 import uuid7
 
 Figures = dict[str, Any]
 IN_FLIGHT = 16
@@ -148,7 +149,7 @@ def grpc_mint(args: Figures) -> Figures:
                 product_id="B",
                 holder_id=f"h{number % 64}",
                 collateral_amount=str(1_000 * 10**6),
-                request_id=f"mint-{number}",
+                request_id=uuid7(),  # the recommended form (SPEC §2)
             )
             return token.Mint.future(request)
 

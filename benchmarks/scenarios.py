@@ -19,6 +19,7 @@ from adapters.store.node import Node
 from adapters.store.records import StoredProductEvent, product_stream_id
 from adapters.store.writer import GroupCommitWriter
 from benchmarks.grpc_scenario import grpc_mint
+from benchmarks.shared_store import nodes_on_one_store, one_of_the_nodes
 from benchmarks.workload import (
     Appender,
     RecordingNode,
@@ -58,7 +59,9 @@ def durable(args: Figures) -> Figures:
         setup_end = node.recorder.max_notification_id() or 0
         node.batch_sizes = []
         node.recording = True
-        run = run_clients(writer, products, args["per_client"], tag=f"durable{round_number}")
+        run = run_clients(
+            writer, products, args["per_client"], tag=f"durable{round_number}", ids=args.get("ids", "uuid7")
+        )
         node.recording = False
         if round_number == 0:  # the node alone so far: the baseline's records come next
             node_rss = peak_rss_mb()
@@ -108,13 +111,14 @@ def fill(args: Figures) -> Figures:
     ``SNAPSHOT_INTERVAL - 1`` more one by one: the worst case for a cold load, the most
     events after the latest snapshot."""
     node = Node(_env(args["url"]))
+    ids = args.get("ids", "uuid7")
     launch(node, "P")
     loaded = node.load("P")
     assert loaded is not None
     step, began, reported = 0, time.perf_counter(), 0
     while loaded.version < args["events"]:
         count = min(FILL_BATCH, args["events"] - loaded.version)
-        check_results(node.execute_batch(fill_requests("P", step, count)))
+        check_results(node.execute_batch(fill_requests("P", step, count, ids)))
         step += count
         loaded = node.load("P")
         assert loaded is not None
@@ -123,7 +127,7 @@ def fill(args: Figures) -> Figures:
             rate = step / (time.perf_counter() - began)
             print(f"  filled {loaded.version:,} events ({rate:,.0f} commands/s)", file=sys.stderr)
     for _ in range(SNAPSHOT_INTERVAL - 1 - loaded.version % SNAPSHOT_INTERVAL):
-        check_results(node.execute_batch(fill_requests("P", step, 1)))
+        check_results(node.execute_batch(fill_requests("P", step, 1, ids)))
         step += 1
     loaded = node.load("P")
     assert loaded is not None
@@ -137,9 +141,10 @@ def cost(args: Figures) -> Figures:
     loaded = node.load("P")
     assert loaded is not None
     writer = GroupCommitWriter(node)
-    run_clients(writer, ["P"], 5, tag=f"warm:{args['tag']}")
+    ids = args.get("ids", "uuid7")
+    run_clients(writer, ["P"], 5, tag=f"warm:{args['tag']}", ids=ids)
     cpu, written = time.process_time(), _bytes_written()
-    run = run_clients(writer, ["P"], args["per_client"], tag=f"cost:{args['tag']}")
+    run = run_clients(writer, ["P"], args["per_client"], tag=f"cost:{args['tag']}", ids=ids)
     cpu, written = time.process_time() - cpu, _bytes_written() - written
     writer.close()
     if run.rejected:
@@ -238,6 +243,8 @@ SCENARIOS: dict[str, Callable[[Figures], Figures]] = {
     "cost": cost,
     "cold_load": cold_load,
     "audit": audit_vs_read,
+    "shared": nodes_on_one_store,
+    "shared_node": one_of_the_nodes,
 }
 
 

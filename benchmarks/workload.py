@@ -21,6 +21,7 @@ from adapters.store.event_store import EventStore
 from adapters.store.node import Node
 from adapters.store.oracle_book import OracleBook
 from adapters.store.writer import GroupCommitWriter
+from benchmarks.uuid7 import uuid7
 from domain import commands as cmd
 from domain.fixedpoint import WAD
 from domain.model import Component
@@ -33,6 +34,14 @@ COMPONENTS = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
 PRICES = {"BTC": 60_000 * WAD, "ETH": 3_000 * WAD}
 HOLDERS = 64  # a bounded set: per-event cost in the domain grows with the holders (see RESULTS.md)
 CLIENTS = 16
+# The clients' request ids: "uuid7" (the recommended form, SPEC §2: a store keys them by
+# their time) or "free" (any other string: keyed by a hash, at random places in the index).
+ID_FORMS = ("uuid7", "free")
+
+
+def request_id(ids: str, free_form: str) -> str:
+    """A new request id of the form ``ids``; ``free_form`` is the free-form one."""
+    return uuid7() if ids == "uuid7" else free_form
 
 
 class RecordingNode(Node):
@@ -99,10 +108,10 @@ def command(step: int, holder: int) -> cmd.Command:
     return cmd.Redeem(f"h{holder}", WAD // 10, 0)
 
 
-def fill_requests(product_id: str, start: int, count: int) -> list[Request]:
+def fill_requests(product_id: str, start: int, count: int, ids: str = "free") -> list[Request]:
     """``count`` commands of the mix, numbered from ``start``, spread over the holders."""
     return [
-        Request(product_id, command(k, k % HOLDERS), f"{product_id}:fill:{k}", NOW)
+        Request(product_id, command(k, k % HOLDERS), request_id(ids, f"{product_id}:fill:{k}"), NOW)
         for k in range(start, start + count)
     ]
 
@@ -117,10 +126,16 @@ class ClientRun:
 
 
 def run_clients(
-    writer: GroupCommitWriter, products: Sequence[str], per_client: int, tag: str, clients: int = CLIENTS
+    writer: GroupCommitWriter,
+    products: Sequence[str],
+    per_client: int,
+    tag: str,
+    clients: int = CLIENTS,
+    ids: str = "uuid7",
 ) -> ClientRun:
     """``clients`` threads, each sending ``per_client`` commands one after another (each
-    waits for its durable acknowledgement), client ``i`` on ``products[i % len]``."""
+    waits for its durable acknowledgement), client ``i`` on ``products[i % len]``, with
+    request ids of the form ``ids`` (each made as the command is sent, as a client would)."""
     start = threading.Barrier(clients + 1)
     latencies: list[list[float]] = [[] for _ in range(clients)]
     rejected = [0] * clients
@@ -132,7 +147,8 @@ def run_clients(
         for step in range(per_client):
             began = time.perf_counter()
             try:
-                writer.execute(product_id, command(step, holder), f"{tag}:{number}:{step}", NOW)
+                rid = request_id(ids, f"{tag}:{number}:{step}")
+                writer.execute(product_id, command(step, holder), rid, NOW)
             except REJECTIONS:
                 rejected[number] += 1
             latencies[number].append(time.perf_counter() - began)

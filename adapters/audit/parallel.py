@@ -4,9 +4,11 @@ into shares, each replayed by a process of its own with a node of its own on the
 
 Each product's stream goes whole to one share, the heaviest first to the lightest share (a
 product weighs its events; a replayed event costs about ``EVENT_WEIGHT`` times the read of
-another row). The other rows — request markers, the registry — have random stream ids:
-they are cut by ranges of ids, each share taking the part that brings it up to an equal
-share of the work. With more products than ``WEIGHED_PRODUCTS_MAX``, shares are equal
+another row). The other rows — request markers, the registry — are cut by ranges of ids,
+each share taking the part that brings it up to an equal share of the work: a cut is the
+id found at that fraction of those rows in id order (markers keyed by time sit together,
+``adapters/store/key_format.py``), or, on a store this cannot ask, that fraction of the id
+space (random ids spread evenly). With more products than ``WEIGHED_PRODUCTS_MAX``, shares are equal
 ranges of every stream id, products included (so many random ids even out).
 
 Processes are forked when this process runs no other thread (the cheap start, and safe:
@@ -30,7 +32,9 @@ from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from uuid import UUID
 
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 from adapters.audit.engine import ShareReport, replay_share
 from adapters.audit.rows import Share
@@ -69,7 +73,41 @@ def plan_shares(node: Node, stop: int, count: int) -> list[Share]:
     if len(products) > WEIGHED_PRODUCTS_MAX:
         return ranges_of_every_stream(stop, count)
     weights = {product_stream_id(p): _stream_length(node, p) * EVENT_WEIGHT for p in products}
-    return shares_of(weights, max(stop - sum(weights.values()) // EVENT_WEIGHT, 0), stop, count)
+    others = max(stop - sum(weights.values()) // EVENT_WEIGHT, 0)
+    listed = tuple(sorted(weights))
+
+    def id_at(fraction: float) -> UUID | None:
+        return other_stream_at(node, listed, int(fraction * others))
+
+    return shares_of(weights, others, stop, count, id_at)
+
+
+def other_stream_at(node: Node, products: tuple[UUID, ...], offset: int) -> UUID | None:
+    """The id of the ``offset``-th stream (in id order, from 0) that is not one of
+    ``products``, counting streams by their first record; None past the last, or on a
+    store other than SQLite and PostgreSQL."""
+    recorder = node.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        marks = ",".join("?" * len(products))
+        statement = (
+            f"SELECT originator_id FROM {recorder.events_table_name} "  # noqa: S608 - the library's table; values bound
+            f"WHERE originator_version = 1 AND originator_id NOT IN ({marks}) "
+            "ORDER BY originator_id LIMIT 1 OFFSET ?"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, [*(p.hex for p in products), offset])
+            row = cursor.fetchone()
+        return None if row is None else UUID(row[0])
+    if isinstance(recorder, PostgresApplicationRecorder):
+        query = SQL(
+            "SELECT originator_id FROM {schema}.{table} WHERE originator_version = 1 "
+            "AND NOT (originator_id = ANY(%s)) ORDER BY originator_id LIMIT 1 OFFSET %s"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, [list(products), offset])
+            found = curs.fetchone()
+        return None if found is None else UUID(str(found["originator_id"]))
+    return None
 
 
 def ranges_of_every_stream(stop: int, count: int) -> list[Share]:
@@ -78,11 +116,18 @@ def ranges_of_every_stream(stop: int, count: int) -> list[Share]:
     return [Share(stop, low, high) for low, high in pairwise(bounds)]
 
 
-def shares_of(weights: dict[UUID, int], others: int, stop: int, count: int) -> list[Share]:
+def shares_of(
+    weights: dict[UUID, int],
+    others: int,
+    stop: int,
+    count: int,
+    id_at: Callable[[float], UUID | None] | None = None,
+) -> list[Share]:
     """Up to ``count`` shares: each product stream (of its weight) whole in one, and the rows
-    of every other stream (``others`` of them, spread evenly over the ids) by ranges."""
+    of every other stream (``others`` of them) by ranges: cut where ``id_at(fraction)``
+    says that fraction of them ends, else as if spread evenly over the ids."""
     owned, loads = _deal(weights, count)
-    cuts = _cuts(_fill(loads, others))
+    cuts = _cuts(_fill(loads, others), id_at)
     bounds = [None, *(UUID(int=c) for c in cuts), None]
     listed = tuple(sorted(weights))
     shares = [
@@ -121,15 +166,18 @@ def _fill(loads: list[int], others: int) -> list[float]:
     return [max(level - load, 0.0) for load in loads]
 
 
-def _cuts(portions: list[float]) -> list[int]:
-    """Stream ids that cut [0, 2¹²⁸) into consecutive ranges, one per portion, each as wide
-    as its portion of the whole (ids in ``[1, 2¹²⁸ − 1]``, never decreasing)."""
+def _cuts(portions: list[float], id_at: Callable[[float], UUID | None] | None = None) -> list[int]:
+    """Stream ids that cut [0, 2¹²⁸) into consecutive ranges, one per portion, each holding
+    its portion of the other rows: at ``id_at(fraction)`` if given and it finds one, else
+    as wide as its portion of the id space (ids in ``[1, 2¹²⁸ − 1]``, never decreasing)."""
     total = sum(portions)
-    cuts, done = [], 0.0
+    cuts: list[int] = []
+    done = 0.0
     for portion in portions[:-1]:
         done += portion
-        cut = int(done / total * _SPAN) if total else 0
-        cuts.append(min(max(cut, 1), _SPAN - 1))
+        found = id_at(done / total) if id_at is not None and total else None
+        cut = found.int if found is not None else (int(done / total * _SPAN) if total else 0)
+        cuts.append(max(min(max(cut, 1), _SPAN - 1), cuts[-1] if cuts else 1))
     return cuts
 
 

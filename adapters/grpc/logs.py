@@ -12,12 +12,36 @@ from datetime import UTC, datetime
 from typing import Any
 
 LOGGER = logging.getLogger("iit")
+# One encoder for every line: ``json.dumps`` with an option builds a new one on each call.
+_ENCODE = json.JSONEncoder(default=str).encode
+
+
+def _iso_ms(created: float) -> str:
+    """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, its
+    whole seconds formatted once per second (a line per RPC: most share the second)."""
+    seconds = int(created)
+    micros = round((created - seconds) * 1e6)  # as datetime rounds (half to even), then cut
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    millis = micros // 1000
+    head = _SECOND[0] if _SECOND[1] == seconds else _second(seconds)
+    return f"{head}.{millis:03d}+00:00"
+
+
+def _second(seconds: int) -> str:
+    global _SECOND  # noqa: PLW0603 - a one-entry cache, replaced whole (no torn reads)
+    head = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").removesuffix("+00:00")
+    _SECOND = (head, seconds)
+    return head
+
+
+_SECOND: tuple[str, int] = ("", -1)
 
 
 class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _iso_ms(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -25,7 +49,7 @@ class JsonLines(logging.Formatter):
         data.update(getattr(record, "fields", {}))
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str)
+        return _ENCODE(data)
 
 
 class Console(logging.Formatter):

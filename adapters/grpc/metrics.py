@@ -31,6 +31,7 @@ import platform
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -186,6 +187,10 @@ class Metrics:
         )
         self._observed: dict[str, int] = {}
         self._observed_lock = threading.Lock()
+        # Each product's gauges and each method's series, looked up once: ``labels()`` takes
+        # the metric's lock and builds its key on every call (most of a Mint's metrics time).
+        self._product_gauges: dict[str, tuple[Any, ...]] = {}
+        self._rpc_series: dict[tuple[str, str], tuple[Any, Any, str, str]] = {}
         self.now: Callable[[], int] | None = None
         self.writer_counts: Callable[[], tuple[int, int]] | None = None
         self.registry.register(_Live(self))
@@ -199,27 +204,53 @@ class Metrics:
         with self._observed_lock:
             return dict(self._observed)
 
+    def _series(self, method: str, grpc_type: str) -> tuple[Any, Any, str, str]:
+        """(started, handling, service, name) of a method: looked up once per method."""
+        series = self._rpc_series.get((method, grpc_type))
+        if series is None:
+            service, name = split_method(method)
+            series = (
+                self.started.labels(grpc_type, service, name),
+                self.handling.labels(grpc_type, service, name),
+                service,
+                name,
+            )
+            self._rpc_series[(method, grpc_type)] = series
+        return series
+
     def observe_start(self, method: str, grpc_type: str) -> None:
-        self.started.labels(grpc_type, *split_method(method)).inc()
+        self._series(method, grpc_type)[0].inc()
 
     def observe_rpc(
         self, method: str, code: str, reason: str | None, seconds: float, grpc_type: str = "unary"
     ) -> None:
-        service, name = split_method(method)
+        _, handling, service, name = self._series(method, grpc_type)
         self.handled.labels(grpc_type, service, name, GO_CODE.get(code, code)).inc()
-        self.handling.labels(grpc_type, service, name).observe(seconds)
+        handling.observe(seconds)
         if reason is not None:
             self.rejections.labels(service, name, reason).inc()
 
     def observe_state(self, state: ProductState) -> None:
         pid = state.product_id
-        self.nav.labels(pid).set(nav_wad(state) / WAD)
+        gauges = self._product_gauges.get(pid)
+        if gauges is None:
+            statuses = tuple((s, self.status.labels(pid, s.value.lower())) for s in Status)
+            gauges = (
+                self.nav.labels(pid),
+                self.leverage.labels(pid),
+                self.index_price.labels(pid),
+                self.supply.labels(pid),
+                statuses,
+            )
+            self._product_gauges[pid] = gauges
+        nav, leverage_gauge, index_price, supply, statuses = gauges
+        nav.set(nav_wad(state) / WAD)
         leverage = current_leverage_wad(state)
-        self.leverage.labels(pid).set(float("nan") if leverage is None else leverage / WAD)
-        self.index_price.labels(pid).set(state.index_price_wad / WAD)
-        self.supply.labels(pid).set(state.vault.supply / WAD)
-        for status in Status:
-            self.status.labels(pid, status.value.lower()).set(1 if state.status is status else 0)
+        leverage_gauge.set(float("nan") if leverage is None else leverage / WAD)
+        index_price.set(state.index_price_wad / WAD)
+        supply.set(state.vault.supply / WAD)
+        for status, gauge in statuses:
+            gauge.set(1 if state.status is status else 0)
         with self._observed_lock:
             self._observed[pid] = state.price_observed_at
 

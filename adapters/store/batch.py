@@ -152,7 +152,7 @@ class Batches:
             if self.store.has_after(product_stream_id(product_id), version):
                 return True
         for request_id in batch.requests:
-            if self.store.has_after(request_stream_id(request_id)):
+            if self.store.has_after(request_stream_id(request_id, self.store.key_format)):
                 return True
         if not batch.launches:
             return False
@@ -182,7 +182,9 @@ class Batches:
         except REJECTIONS as error:
             return error
         events = decided.events
-        after = _add_records(batch, product_id, loaded, encoded, state, request_id, fingerprint)
+        after = _add_records(
+            batch, product_id, loaded, encoded, state, request_id, fingerprint, self.store.key_format
+        )
         batch.working[product_id] = after
         outcome = Outcome(
             tuple(events),
@@ -269,6 +271,7 @@ def _add_records(
     state: ProductState | None,
     request_id: str,
     fingerprint: str,
+    key_format: int,
 ) -> Loaded | None:
     """Append the stored records of the ``encoded`` events (hash-chained after
     ``loaded``) and the request's marker to the batch; return the product as it will be
@@ -311,7 +314,7 @@ def _add_records(
         )
     batch.records.append(
         RequestRecorded(
-            originator_id=request_stream_id(request_id),
+            originator_id=request_stream_id(request_id, key_format),  # as the store keys them
             originator_version=1,
             request_id=request_id,
             product_id=product_id,

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import cattrs
+import msgspec
 from eventsourcing.persistence import JSONTranscoder
 
 from domain import commands
@@ -92,9 +93,24 @@ def decode_state(payload: JSONDict) -> ProductState:
 
 # One encoder for every call: ``json.dumps`` with options builds a new one each time.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_FAST = msgspec.json.Encoder(order="sorted")
 
 
 def canonical_json(value: object) -> str:
+    """Sorted keys, no spaces, ASCII: exactly ``json.dumps(value, sort_keys=True,
+    separators=(",", ":"))``, the text every chain hash and fingerprint is made of.
+
+    msgspec writes it ~8x faster and byte for byte the same for what the node encodes
+    (dicts with str keys, lists, ints of any size, bools, None, ASCII strings: no floats in
+    any domain type, see ``tests/store/test_codec.py``); where it would differ, json is
+    used: a string with a non-ASCII or DEL character (json escapes them as ``\\uXXXX``)
+    and a key that is not a str (msgspec refuses it)."""
+    try:
+        fast = _FAST.encode(value)
+    except TypeError:
+        return _CANONICAL.encode(value)
+    if fast.isascii() and b"\x7f" not in fast:
+        return fast.decode()
     return _CANONICAL.encode(value)
 
 
@@ -164,8 +180,17 @@ def chain_hash(
     """The hash of a stored event over its full content and its predecessor's hash: the
     SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII) of ``{"decision_end",
     "payload", "prev_hash", "product_id", "request_id", "schema", "type", "version"}``."""
+    # json itself, not ``canonical_json``: the audit hashes payloads read back from a store,
+    # where anything (a float, by tampering) may be, and judges them as it always did.
     return chain_hash_encoded(
-        product_id, version, type_name, schema, canonical_json(payload), request_id, decision_end, prev_hash
+        product_id,
+        version,
+        type_name,
+        schema,
+        _CANONICAL.encode(payload),
+        request_id,
+        decision_end,
+        prev_hash,
     )
 
 

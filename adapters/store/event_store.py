@@ -29,6 +29,7 @@ from adapters.store.records import (
     ProductSnapshot,
     StoredProductEvent,
     product_stream_id,
+    store_key_format,
 )
 from domain.evolve import evolve
 from domain.model import ProductState
@@ -53,6 +54,7 @@ class EventStore:
 
     def __init__(self, app: Application[Any]) -> None:
         self.app = app
+        self.key_format = store_key_format(app)  # how this store keys request ids (key_format.py)
         self._cache: dict[str, Loaded] = {}
         self._listed: list[str] = []
         self._listing = threading.Lock()

@@ -50,7 +50,9 @@ def markers_of(store: EventStore, requests: Sequence[Request]) -> tuple[int, dic
     """The store's last notification id and the markers of those of ``requests``
     handled before: one query for the batch, not one per request (a round trip each,
     and most ids are new)."""
-    store_max, found = batch_view(store.app, (request_stream_id(r.request_id) for r in requests))
+    store_max, found = batch_view(
+        store.app, (request_stream_id(r.request_id, store.key_format) for r in requests)
+    )
     markers = {}
     for marker in found.values():
         assert isinstance(marker, RequestRecorded)

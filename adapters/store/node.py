@@ -41,6 +41,7 @@ class Node(Application[Any]):
         self.store = EventStore(self)
         self.oracle = OracleBook(self.store)
         self.batches = Batches(self.store, self.oracle)
+        self.key_format = self.store.key_format  # how this store keys request ids (key_format.py)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoder, writing each event's payload from the canonical

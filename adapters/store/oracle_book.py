@@ -84,7 +84,9 @@ class OracleBook:
         fingerprint = round_fingerprint(reporter_id, observed_at, prices)
         with self._oracle_lock:
             for _attempt in range(CONFLICT_RETRIES):
-                for marker in self.store.app.events.get(oracle_request_stream_id(request_id), limit=1):
+                for marker in self.store.app.events.get(
+                    oracle_request_stream_id(request_id, self.store.key_format), limit=1
+                ):
                     assert isinstance(marker, OracleRequestRecorded)
                     if marker.fingerprint != fingerprint:
                         raise RequestIdReused(
@@ -105,7 +107,7 @@ class OracleBook:
                         at=now,
                     ),
                     OracleRequestRecorded(
-                        originator_id=oracle_request_stream_id(request_id),
+                        originator_id=oracle_request_stream_id(request_id, self.store.key_format),
                         originator_version=1,
                         request_id=request_id,
                         fingerprint=fingerprint,

@@ -31,11 +31,12 @@ def first_answer(
     """What the store knows of the report ``request_id`` before, in one round trip: its
     recorded first answer, if any, and those of ``ids`` (product -> the product's request
     id) that were handled."""
-    report_stream = price_report_stream_id(request_id)
-    _, found = batch_view(node, [report_stream, *(request_stream_id(rid) for rid in ids.values())])
+    keys = node.key_format
+    report_stream = price_report_stream_id(request_id, keys)
+    _, found = batch_view(node, [report_stream, *(request_stream_id(rid, keys) for rid in ids.values())])
     first = found.get(report_stream)
     assert first is None or isinstance(first, PriceReportRecorded)
-    return first, {pid: rid for pid, rid in ids.items() if request_stream_id(rid) in found}
+    return first, {pid: rid for pid, rid in ids.items() if request_stream_id(rid, keys) in found}
 
 
 def record(
@@ -58,7 +59,7 @@ def record(
         node.events.put(
             [
                 PriceReportRecorded(
-                    originator_id=price_report_stream_id(request_id),
+                    originator_id=price_report_stream_id(request_id, node.key_format),
                     originator_version=1,
                     request_id=request_id,
                     fingerprint=fingerprint,

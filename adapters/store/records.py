@@ -11,6 +11,11 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from adapters.store.key_format import CURRENT_KEYS, LEGACY_KEYS, time_key
+
 NAMESPACE = UUID("6f1c1e7e-6a54-4c1e-9a35-2f0c1f1b7d21")
 
 
@@ -25,8 +30,17 @@ def product_stream_id(product_id: str) -> UUID:
 
 
 @lru_cache(maxsize=4_096)
-def request_stream_id(request_id: str) -> UUID:
-    return uuid5(NAMESPACE, "request:" + request_id)
+def request_stream_id(request_id: str, key_format: int = LEGACY_KEYS) -> UUID:
+    """The stream of a request's marker, in a store of ``key_format`` (``key_format.py``)."""
+    return _keyed("request", request_id, key_format)
+
+
+def _keyed(kind: str, request_id: str, key_format: int) -> UUID:
+    if key_format != LEGACY_KEYS:
+        key = time_key(kind, request_id)
+        if key is not None:
+            return key
+    return uuid5(NAMESPACE, f"{kind}:{request_id}")
 
 
 class _Record:
@@ -91,8 +105,8 @@ class ProductSnapshot(_Record):
     last_hash: str
 
 
-def price_report_stream_id(request_id: str) -> UUID:
-    return uuid5(NAMESPACE, "price-report:" + request_id)
+def price_report_stream_id(request_id: str, key_format: int = LEGACY_KEYS) -> UUID:
+    return _keyed("price-report", request_id, key_format)
 
 
 class PriceReportRecorded(_Record):
@@ -116,8 +130,8 @@ ORACLE_STREAM_ID = uuid5(NAMESPACE, "oracle")
 
 
 @lru_cache(maxsize=4_096)
-def oracle_request_stream_id(request_id: str) -> UUID:
-    return uuid5(NAMESPACE, "oracle-request:" + request_id)
+def oracle_request_stream_id(request_id: str, key_format: int = LEGACY_KEYS) -> UUID:
+    return _keyed("oracle-request", request_id, key_format)
 
 
 class OracleRoundRecorded(_Record):
@@ -144,3 +158,47 @@ class OracleRequestRecorded(_Record):
     request_id: str
     fingerprint: str
     oracle_version: int
+
+
+# The store's format, recorded once when the store is created (version 1 of this stream).
+STORE_FORMAT_STREAM_ID = uuid5(NAMESPACE, "store-format")
+
+
+class StoreFormatRecorded(_Record):
+    """How this store keys the records found by a request id (``key_format.py``): written
+    to an empty store by the first node that opens it. A store without one was written
+    before formats were recorded and keeps format 1 (``LEGACY_KEYS``) for every id, so
+    that a retry of any request it ever handled finds its marker.
+
+    Fields: ``request_keys`` (the key format)."""
+
+    request_keys: int
+
+
+def store_key_format(app: Application[Any]) -> int:
+    """The key format of ``app``'s store; an empty store is given the current one."""
+    for _ in range(3):
+        recorded = _recorded_format(app)
+        if recorded is not None:
+            return recorded
+        if app.recorder.max_notification_id():
+            # Rows but no format: a store from before formats, unless what made it
+            # non-empty is another node's format record, committed since the read above.
+            recorded = _recorded_format(app)
+            return LEGACY_KEYS if recorded is None else recorded
+        record = StoreFormatRecorded(
+            originator_id=STORE_FORMAT_STREAM_ID, originator_version=1, request_keys=CURRENT_KEYS
+        )
+        try:
+            app.events.put([record])
+        except IntegrityError:
+            continue  # another node recorded it first: read theirs
+        return CURRENT_KEYS
+    raise RuntimeError("the store's key format could not be read or recorded")
+
+
+def _recorded_format(app: Application[Any]) -> int | None:
+    for record in app.events.get(STORE_FORMAT_STREAM_ID, limit=1):
+        assert isinstance(record, StoreFormatRecorded)
+        return record.request_keys
+    return None

@@ -16,9 +16,7 @@ import threading
 import time
 from concurrent.futures import Future
 
-from attrs import frozen
-
-from adapters.rejections import REJECTIONS, AdapterError
+from adapters.rejections import AdapterError
 from adapters.store.contract import Outcome, Request
 from adapters.store.node import Node
 from domain.commands import Command
@@ -30,10 +28,32 @@ class WriterClosed(AdapterError):
     """The writer was closed before it could take the request; nothing was applied."""
 
 
-@frozen
 class _Pending:
-    request: Request
-    reply: Future[Outcome]
+    """A queued request and how its caller is answered: ``reply``, a ``Future`` for
+    ``submit``'s callers, or for ``execute``'s a lock its caller waits on, released by the
+    writer once ``result`` is set (a few µs less per command than a ``Future``'s condition
+    variable, its callbacks and its state machine)."""
+
+    __slots__ = ("done", "reply", "request", "result")
+
+    def __init__(self, request: Request, reply: Future[Outcome] | None) -> None:
+        self.request = request
+        self.reply = reply
+        self.result: Outcome | BaseException | None = None
+        self.done: threading.Lock | None = None
+        if reply is None:
+            self.done = threading.Lock()
+            self.done.acquire()
+
+    def answer(self, result: Outcome | BaseException) -> None:
+        if self.reply is None:
+            assert self.done is not None
+            self.result = result
+            self.done.release()
+        elif isinstance(result, BaseException):
+            self.reply.set_exception(result)
+        else:
+            self.reply.set_result(result)
 
 
 class GroupCommitWriter:
@@ -60,7 +80,17 @@ class GroupCommitWriter:
 
     def execute(self, product_id: str, command: Command, request_id: str, now: int) -> Outcome:
         """Apply a command once and return its outcome; raise its named error if rejected."""
-        return self.submit(product_id, command, request_id, now).result()
+        if self._closed:
+            raise WriterClosed("the node is shutting down; retry with the same request_id")
+        pending = _Pending(Request(product_id, command, request_id, now), None)
+        self._queue.put(pending)
+        assert pending.done is not None
+        pending.done.acquire()  # released by the writer once the result is set
+        result = pending.result
+        if isinstance(result, BaseException):
+            raise result
+        assert result is not None
+        return result
 
     def close(self) -> None:
         """Finish the requests already queued, then stop the writer thread."""
@@ -97,12 +127,9 @@ class GroupCommitWriter:
             results = self.node.execute_batch([p.request for p in batch])
         except Exception as error:  # a bug or a lost store: fail the batch, keep serving
             for pending in batch:
-                pending.reply.set_exception(error)
+                pending.answer(error)
             return
         self.batches += 1
         self.requests += len(batch)
         for pending, result in zip(batch, results, strict=True):
-            if isinstance(result, REJECTIONS):
-                pending.reply.set_exception(result)
-            else:
-                pending.reply.set_result(result)
+            pending.answer(result)

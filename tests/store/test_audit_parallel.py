@@ -258,3 +258,29 @@ def test_four_products_of_equal_length_make_two_shares_of_two_and_halve_the_othe
     first, second = audit_pool.shares_of(weights, 1_000, 100, 2)
     assert (len(first.own), len(second.own)) == (2, 2)
     assert first.high == second.low == UUID(int=SPAN // 2)
+
+
+def test_markers_keyed_by_time_are_split_evenly_between_the_shares(store_url):
+    """UUIDv7 request ids are their markers' keys (``adapters/store/key_format.py``): all
+    in a narrow band of ids, not spread over them. The cut between shares is where half of
+    those rows lie, not the middle of the id space (which would leave one share them all)."""
+    node = Node.open(store_url)
+    for product_id in ("A", "B"):
+        node.execute(
+            product_id,
+            cmd.LaunchProduct(product_id, DEFAULT_COMPONENTS, default_params()),
+            f"l{product_id}",
+            T0,
+        )
+        for symbol, price in DEFAULT_PRICES.items():
+            node.execute(product_id, cmd.ReportPrice(symbol, price, T0, "r1"), f"{product_id}{symbol}", T0)
+    base = 0x019A8B2C3D4E  # a millisecond in 2025, then one per command
+    ids = [str(UUID(int=(base + n) << 80 | 7 << 76 | 0b10 << 62 | n)) for n in range(60)]
+    for n, request_id in enumerate(ids):
+        node.execute("AB"[n % 2], cmd.Mint("alice", 10 * USDC, 0), request_id, T0 + 1)
+    keys = [request_stream_id(i, node.key_format) for i in ids]
+    assert keys == [UUID(i) for i in ids]
+    first, second = plan_shares(node, node.recorder.max_notification_id(), 2)
+    in_first = sum(first.reads(k) for k in keys)
+    assert sum(second.reads(k) for k in keys) == len(keys) - in_first
+    assert 15 <= in_first <= 45, in_first

@@ -8,14 +8,15 @@ from adapters.store.contract import Request
 from adapters.store.node import Node
 from adapters.store.records import RequestRecorded, request_stream_id
 from adapters.store.sql import CHUNK, batch_view
-from benchmarks.workload import launch
+from adapters.store.url import store_env
+from benchmarks.workload import Appender, launch
 from domain import commands as cmd
 
 NOW = 1_700_000_001
 
 
 def test_an_empty_store_has_no_last_id_and_no_markers(store_url):
-    node = Node.open(store_url)
+    node = Appender(store_env(store_url))  # the library's tables, empty (a node records its format)
     assert batch_view(node, []) == (0, {})
     assert batch_view(node, [request_stream_id("never")]) == (0, {})
 
