@@ -16,6 +16,7 @@ Usage: python scripts/mutate.py [--max-children N] [--report-only | --survivors]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from mutmut_swaps import is_swap  # noqa: E402 - a sibling script, found through
 EQUIVALENTS = ROOT / "mutation-equivalents.toml"
 WORK = ROOT / "mutants"
 SURVIVORS = WORK / "survivors.txt"
+TRACED = WORK / "traced-sources.sha256"  # the sources mutmut's map of tests was traced on
 # The money math must be nearly airtight; the rest of the domain at least 95 %.
 STRICT = {"domain.fixedpoint", "domain.vault_math", "domain.accrual", "domain.oracle"}
 STRICT_TARGET, TARGET = 0.97, 0.95
@@ -72,10 +74,33 @@ def all_modules() -> list[str]:
     return sorted(modules, key=lambda m: (m not in STRICT, m.startswith("invariants."), m))
 
 
+def sources_fingerprint() -> str:
+    """A hash of every file of domain/ and invariants/, names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("domain/*.py"), *ROOT.glob("invariants/*.py")]):
+        digest.update(f"{path.relative_to(ROOT)}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def retrace_if_the_sources_changed() -> None:
+    """Make mutmut trace every test again when domain/ or invariants/ changed since its map
+    of the tests reaching each function was made. mutmut updates that map only by running
+    the tests it has not seen: a function new or moved to another module (as when a module
+    is split) is then mapped to the new tests alone, and its mutants "survive" tests that
+    never ran against them. Removing the map makes the next run trace the whole selection."""
+    stats = WORK / "mutmut-stats.json"
+    if stats.exists() and (not TRACED.exists() or TRACED.read_text() != sources_fingerprint()):
+        print("domain/ or invariants/ changed since the last trace: tracing every test again", flush=True)
+        stats.unlink()
+
+
 def run_mutmut(label: str, names: list[str], max_children: int) -> float:
     """Test the mutants ``names`` (globs allowed); mutmut's output goes to mutants/logs/."""
     logs = WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    retrace_if_the_sources_changed()
+    fingerprint = sources_fingerprint()
     started = time.monotonic()
     with (logs / f"{label}.log").open("w") as log:
         result = subprocess.run(  # noqa: S603 - our own interpreter and script
@@ -85,6 +110,8 @@ def run_mutmut(label: str, names: list[str], max_children: int) -> float:
         )  # fmt: skip
     if result.returncode != 0:
         print(f"mutmut failed on {label} (exit {result.returncode}); see mutants/logs/{label}.log")
+    elif (WORK / "mutmut-stats.json").exists():
+        TRACED.write_text(fingerprint)  # the map now covers these sources
     return time.monotonic() - started
 
 
