@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from attrs import frozen
@@ -64,7 +65,10 @@ class EventStore:
     """The products of one store as the library holds them, with this node's cache."""
 
     def __init__(self, app: Application[Any]) -> None:
-        self.app = app
+        # A weak reference: the app (the Node) holds this store, and a strong reference back
+        # would make a cycle that keeps a dropped node's connection pool open until the cyclic
+        # garbage collector happens to run (PostgreSQL then runs out of connections).
+        self.app: Application[Any] = cast("Application[Any]", weakref.proxy(app))
         self.key_format = store_key_format(app)  # how this store keys request ids (key_format.py)
         self._cache: dict[str, Loaded] = {}
         self._listed: list[str] = []

@@ -3,9 +3,11 @@ chained, upcast — each test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import threading
+import weakref
 
 import pytest
 
@@ -235,3 +237,19 @@ def test_a_warm_node_answers_repeats_and_stale_rejections_as_a_cold_one_would(st
     Node.open(store_url).execute("P", cmd.Mint("bob", 1_000 * USDC, 0), "m2", T0 + 2)
     moved = node.execute("P", cmd.Transfer("bob", "carol", 1), "t1", T0 + 2)  # bob: 0 in the cache
     assert moved.state.balance_of("carol") == 1
+
+
+def test_a_dropped_node_is_freed_at_once_with_its_connections(store_url):
+    """A node nobody holds is freed when its last reference goes, not whenever the cyclic
+    garbage collector runs: a reference cycle inside it (the store's parts pointing back at
+    the node) kept every dropped node's PostgreSQL pool open, and a suite opening many nodes
+    ran the server out of connections."""
+    gc.disable()
+    try:
+        node = Node.open(store_url)
+        node.product_ids()
+        freed = weakref.ref(node)
+        del node
+        assert freed() is None
+    finally:
+        gc.enable()
