@@ -13,11 +13,12 @@ A façade over the store's parts, each with one job:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import IntegrityError, InternalError, Transcoder
 
 from adapters.rejections import REJECTIONS, Rejection
 from adapters.store.batch import Batches
@@ -29,6 +30,8 @@ from adapters.store.records import StoredProductEvent
 from adapters.store.url import store_env
 from domain.commands import Command
 
+_CREATE_ATTEMPTS = 5  # tries at creating a fresh store's tables beside other nodes
+
 
 class Node(Application[Any]):
     """The system of record for every product in one store."""
@@ -37,7 +40,18 @@ class Node(Application[Any]):
     is_snapshotting_enabled = True
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(env)
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                super().__init__(env)
+                break
+            except (IntegrityError, InternalError):
+                # Nodes started together on a fresh PostgreSQL store race to create its
+                # tables: the library's CREATE TABLE IF NOT EXISTS is not safe against a
+                # concurrent one (a duplicate catalog row, "tuple concurrently updated").
+                # Whoever lost finds the tables made on the next try.
+                if attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self.store = EventStore(self)
         self.oracle = OracleBook(self.store)
         self.batches = Batches(self.store, self.oracle)

@@ -253,3 +253,25 @@ def test_a_dropped_node_is_freed_at_once_with_its_connections(store_url):
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_nodes_started_together_on_a_fresh_store_all_open_it(store_url):
+    """Nodes started at the same moment on a store nobody opened yet race to create its
+    tables; on PostgreSQL the library's CREATE TABLE IF NOT EXISTS then fails for the loser
+    (a duplicate catalog row). Every node must open the store all the same."""
+    starting = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        starting.wait()
+        try:
+            Node.open(store_url).close()
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
