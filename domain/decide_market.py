@@ -104,7 +104,8 @@ def decide_report_prices(state: ProductState, command: ReportPrices, now: int) -
 
 def _judge(draft: Draft, now: int, held: tuple[tuple[str, Report], ...]) -> None:
     """An update while not halted: the index of every component's fresh median (quorum
-    met) is accepted within ``max_price_move`` of the last accepted one, or trips."""
+    met) is accepted within ``max_price_move`` of the last accepted one, or trips (and the
+    trip is at once re-judged by the reports since it, the update's own)."""
     state = draft.state
     params = state.params
     candidate = candidate_price(
@@ -129,6 +130,11 @@ def _judge(draft: Draft, now: int, held: tuple[tuple[str, Report], ...]) -> None
                 tripping_reports=held,
             )
         )
+        # The tripping update's own reports are the first reports since the trip: when they
+        # alone already price every component back within the band, the trip is dismissed
+        # in the same decision, as the next report would dismiss it (never halted on an
+        # index the rule of dismissal already accepts).
+        _rejudge_trip(draft, now)
     else:
         draft.emit(_accepted(now, last, move, candidate))
 

@@ -9,7 +9,8 @@ After every step, judged by the machine's own bookkeeping (not the domain's):
 - the accepted index is Σ quantity × price, each component's price the median of actual
   reports of that component (or the price it had);
 - NAV per token does not change on a step where the accepted index did not (fees are
-  zero here; mints and redemptions may only raise it, by rounding in the vault's favour);
+  zero here; mints and redemptions may only raise it, by rounding in the vault's favour;
+  a rebalance's rounding may lower the equity by one collateral base unit);
 - every SPEC §4 invariant, per event and over the whole log.
 """
 
@@ -21,7 +22,7 @@ from itertools import combinations
 from typing import ClassVar
 
 import attrs
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -39,7 +40,7 @@ from domain.evolve import evolve
 from domain.fixedpoint import WAD, median
 from domain.model import Component
 from domain.params import default_params
-from domain.valuation import nav_wad
+from domain.valuation import current_equity, nav_wad
 from invariants.log import check_log
 from invariants.state import check_decision_end, check_state
 from invariants.transition import check_transition
@@ -144,8 +145,15 @@ class IndexMachine(RuleBasedStateMachine):
                 # Mints and redemptions round in the vault's favour: they may only raise NAV.
                 assert nav_wad(after) >= nav_wad(before), f"{command} lowered NAV"
             elif any(isinstance(e, ev.Rebalanced) for e in events):
-                # A rebalance is a trade (its rounding a cost, like its execution cost).
-                assert abs(nav_wad(after) - nav_wad(before)) * 10**9 <= nav_wad(before)
+                # A rebalance is a trade whose rounding goes to the market (proceeds of a sale
+                # rounded down, a purchase rounded up), at no execution cost here. With
+                # E = cash − ⌈debt value⌉ and y the exact value of the units traded, a sale
+                # changes E by ⌊y⌋ − (⌈x + y⌉ − ⌈x⌉) and a purchase by ⌈x⌉ − ⌈x − y⌉ − ⌈y⌉,
+                # both in (−2, 1): the equity falls by at most one collateral base unit and
+                # never rises. (A bound relative to NAV does not hold: in a dust vault one
+                # base unit is a large share of the equity.)
+                lost = current_equity(before) - current_equity(after)
+                assert 0 <= lost <= 1, f"{command}: a rebalance changed the equity by {-lost} base units"
             else:
                 assert nav_wad(after) == nav_wad(before), f"NAV moved on {command} at an unchanged index"
         if after.index_price_wad != before.index_price_wad:
@@ -227,7 +235,9 @@ class IndexMachine(RuleBasedStateMachine):
         if balance:
             self._run(cmd.Redeem("alice", max(1, balance * share // 100), 0))
 
-    @precondition(lambda self: self._live())
+    # Also once settled (a move can wipe the equity out): a settled product's keeper does
+    # nothing, and the machine always has a rule to run.
+    @precondition(lambda self: bool(self.symbols))
     @rule(minutes=st.sampled_from([1, 20, 45, 61]))
     def time_passes(self, minutes):
         self.sc.advance(minutes * 60)
@@ -290,6 +300,9 @@ def test_an_index_moving_component_by_component_never_sticks_and_never_invents_a
             max_examples=max(settings.default.max_examples, 100),
             derandomize=True,
             database=None,
+            # The verdict must not depend on how loaded the machine is: the only check
+            # that measures time (generation too slow) is off, as in the ci profile.
+            suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.too_slow],
         ),
     )
     missed = [name for name in CANARIES if IndexMachine.canaries[name] == 0]

@@ -184,3 +184,23 @@ def test_a_round_of_every_component_past_the_limit_trips_and_an_admin_may_accept
     scenario.run(cmd.ResolveHalt(accept=True))  # the tripping round priced every component
     assert scenario.product.index_price_wad == 140 * WAD
     assert scenario.audit().ok
+
+
+def test_regression_a_trip_dismissed_by_the_tripping_round_itself_is_dismissed_at_once():
+    """r1 publishes A 40, B 110 (an index of 150, −25 %): r2 and r3 at 100 keep the medians
+    at 100. r2 then publishes A 20, B 170 (190 on its own, −5 %): the medians become r1's,
+    150, and trip the breaker, but the reports since the trip (r2's round) already price
+    every component within the band, so the trip is dismissed in the same decision, as the
+    next report would dismiss it: the product is never left halted on an index that the
+    rule of dismissal already accepts (found by tests/test_index_machine.py)."""
+    scenario = a_b(REPORTERS)
+    scenario.run(cmd.ReportPrices("r1", scenario.now, (("A", 40 * WAD), ("B", 110 * WAD))))
+    assert scenario.product.index_price_wad == 200 * WAD
+    events = scenario.run(cmd.ReportPrices("r2", scenario.now, (("A", 20 * WAD), ("B", 170 * WAD))))
+    assert len(of(ev.CircuitBreakerTripped, events)) == 1
+    assert [(r.accepted, r.resolved_by) for r in of(ev.HaltResolved, events)] == [(False, "reports")]
+    state = scenario.product
+    assert state.status is Status.ACTIVE
+    assert dict(state.component_prices) == {"A": 20 * WAD, "B": 170 * WAD}
+    assert state.index_price_wad == 190 * WAD
+    assert scenario.audit().ok
