@@ -29,8 +29,10 @@ from domain.errors import (
 )
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import (
+    LENDER,
     MARKET,
     MINIMUM_LOCKED_SUPPLY,
+    TREASURY,
     VAULT,
     Component,
     Movement,
@@ -839,3 +841,66 @@ def test_a_halted_product_refuses_a_mint_naming_the_pending_index_price():
     tripped = only(ev.CircuitBreakerTripped, scenario.report_all({"BTC": 30_000 * WAD, "ETH": 1_500 * WAD}))
     with pytest.raises(ProductHalted, match=rf"pending index price {tripped.pending.index_price_wad}\b"):
         scenario.run(cmd.Mint("bob", USDC, 0))
+
+
+# Found by `make mutate`: the accounts of a mint's and a redemption's movements (`MARKET` →
+# `None`, the holder's account → `None`) died only after minutes of the state machine's
+# ledger laws. Each movement names the two accounts the collateral moves between: the holder
+# pays the vault its net and the treasury its fee, the market pays the vault a sale and is
+# paid a purchase and every execution cost; the vault pays a redeemer and the treasury.
+def test_each_movement_of_a_mint_or_a_redemption_names_the_accounts_it_moves_between():
+    params = attrs.evolve(default_params(), mint_fee_bps=10, redeem_fee_bps=10, execution_cost_bps=10)
+    scenario = minted(5_000 * USDC, params=params)
+    bob = holder_account("bob")
+    mint = only(ev.Minted, scenario.run(cmd.Mint("bob", 700 * USDC, 0)))
+    assert min(mint.fee, mint.sale_proceeds, mint.execution_cost) > 0
+    assert mint.movements == (
+        Movement(bob, VAULT, mint.collateral_in - mint.fee),
+        Movement(bob, TREASURY, mint.fee),
+        Movement(MARKET, VAULT, mint.sale_proceeds),
+        Movement(VAULT, MARKET, mint.execution_cost),
+    )
+    redeemed = only(ev.Redeemed, scenario.run(cmd.Redeem("bob", 100 * WAD, 0)))
+    assert min(redeemed.purchase_cost, redeemed.execution_cost, redeemed.fee, redeemed.collateral_out) > 0
+    assert redeemed.movements == (
+        Movement(VAULT, MARKET, redeemed.purchase_cost),
+        Movement(VAULT, MARKET, redeemed.execution_cost),
+        Movement(VAULT, bob, redeemed.collateral_out),
+        Movement(VAULT, TREASURY, redeemed.fee),
+    )
+
+
+# The accrual's event read field by field: no pure test read the movement of a funding
+# payment (its accounts, or its direction when the rate is negative), nor most fields of
+# `Accrued`, so mutants there lived until the ledger laws of the state machine. Funding
+# on the debt valued up, floored over WAD·year with the remainder carried; the vault pays
+# the lender a positive amount and is paid back a negative one (SPEC §2).
+@pytest.mark.parametrize("rate_wad", [WAD // 10, -WAD // 10])
+def test_an_accrual_pays_funding_between_vault_and_lender_and_mints_the_streaming_fee(rate_wad):
+    scenario = minted(5_000 * USDC)
+    scenario.run(cmd.ReportFundingRate(rate_wad))
+    before = scenario.product
+    scenario.advance(3_600)
+    accrued = only(ev.Accrued, scenario.run(cmd.Tick()))
+    scale = 10**before.params.collateral_decimals
+    notional = -((-before.vault.debt_units_wad * before.index_price_wad * scale) // (WAD * WAD))
+    total = notional * rate_wad * 3_600 + before.funding_carry
+    paid = total // (WAD * SECONDS_PER_YEAR)
+    a = Fraction(before.params.streaming_fee_bps * 3_600, BPS * SECONDS_PER_YEAR)
+    fee_tokens = int(before.vault.supply * a / (1 - a))
+    assert paid != 0
+    assert fee_tokens > 0
+    payment = Movement(VAULT, LENDER, paid) if paid > 0 else Movement(LENDER, VAULT, -paid)
+    assert accrued == ev.Accrued(
+        at=scenario.now,
+        accrued_from=before.accrued_at,
+        debt_notional=notional,
+        funding_rate_wad=rate_wad,
+        funding_paid=paid,
+        funding_carry=total - paid * WAD * SECONDS_PER_YEAR,
+        streaming_fee_tokens=fee_tokens,
+        supply_before=before.vault.supply,
+        cash_after=before.vault.cash - paid,
+        supply_after=before.vault.supply + fee_tokens,
+        movements=(payment,),
+    )
