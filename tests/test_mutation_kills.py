@@ -27,6 +27,7 @@ from domain.errors import (
     SupplyCapReached,
     VaultInsolvent,
 )
+from domain.evolve import evolve_all
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import (
     LENDER,
@@ -903,4 +904,96 @@ def test_an_accrual_pays_funding_between_vault_and_lender_and_mints_the_streamin
         cash_after=before.vault.cash - paid,
         supply_after=before.vault.supply + fee_tokens,
         movements=(payment,),
+    )
+
+
+def _quoted_from(before: ProductState, events: list[ev.Event]) -> ProductState:
+    """The state a decision quotes from: the state before it, with its accrual applied."""
+    state = evolve_all(before, [e for e in events if isinstance(e, ev.Accrued)])
+    assert state is not None
+    return state
+
+
+# The events of a mint and a redemption read field by field: mutants wiring a field to the
+# wrong value (the price, the NAV after, the cash or units after, the tokens locked, the
+# state before its accrual) lived for minutes until the state machine's laws caught them.
+# A mint or a redemption records its quote, priced on the state its accrual left (funding
+# and the streaming fee accrued first), and the NAV per token before and after it.
+@pytest.mark.parametrize("first", [True, False])
+def test_a_mint_and_a_redemption_record_their_quote_on_the_accrued_state(first):
+    params = attrs.evolve(default_params(), mint_fee_bps=10, redeem_fee_bps=10, execution_cost_bps=10)
+    scenario = launched(params=params) if first else minted(5_000 * USDC, params=params)
+    scenario.run(cmd.ReportFundingRate(WAD // 10))
+    scenario.advance(60)
+    before = scenario.product
+    events = scenario.run(cmd.Mint("bob", 700 * USDC, 0))
+    state = _quoted_from(before, events)
+    assert state.accrued_at == scenario.now
+    p = state.params
+    q = quote_mint(
+        state.vault.cash,
+        state.vault.debt_units_wad,
+        state.vault.supply,
+        state.index_price_wad,
+        p.collateral_decimals,
+        700 * USDC,
+        p.mint_fee_bps,
+        p.execution_cost_bps,
+        p.target_magnitude_wad,
+    )
+    locked = MINIMUM_LOCKED_SUPPLY if first else 0
+    supply_after = state.vault.supply + q.tokens_out
+    mint = only(ev.Minted, events)
+    assert mint == attrs.evolve(
+        mint,
+        at=scenario.now,
+        holder_id="bob",
+        collateral_in=700 * USDC,
+        fee=q.fee,
+        units_sold_wad=q.units_sold_wad,
+        sale_proceeds=q.sale_proceeds,
+        execution_cost=q.execution_cost,
+        tokens_minted=q.tokens_out - locked,
+        tokens_locked=locked,
+        price_wad=state.index_price_wad,
+        nav_before_wad=WAD if first else nav_per_token_wad(state),
+        nav_after_wad=(max(q.equity_after, 0) * WAD * WAD) // (supply_after * 10**p.collateral_decimals),
+        cash_after=q.cash_after,
+        debt_units_after_wad=q.debt_units_after_wad,
+        supply_after=supply_after,
+    )
+    scenario.advance(60)
+    before = scenario.product
+    events = scenario.run(cmd.Redeem("bob", 100 * WAD, 0))
+    state = _quoted_from(before, events)
+    assert state.accrued_at == scenario.now
+    q = quote_redeem(
+        state.vault.cash,
+        state.vault.debt_units_wad,
+        state.vault.supply,
+        state.index_price_wad,
+        p.collateral_decimals,
+        100 * WAD,
+        p.redeem_fee_bps,
+        p.execution_cost_bps,
+    )
+    supply_after = state.vault.supply - 100 * WAD
+    redeemed = only(ev.Redeemed, events)
+    assert redeemed == attrs.evolve(
+        redeemed,
+        at=scenario.now,
+        holder_id="bob",
+        tokens_burned=100 * WAD,
+        units_bought_wad=q.units_bought_wad,
+        purchase_cost=q.purchase_cost,
+        execution_cost=q.execution_cost,
+        gross_out=q.gross_out,
+        fee=q.fee,
+        collateral_out=q.collateral_out,
+        price_wad=state.index_price_wad,
+        nav_before_wad=nav_per_token_wad(state),
+        nav_after_wad=(max(q.equity_after, 0) * WAD * WAD) // (supply_after * 10**p.collateral_decimals),
+        cash_after=q.cash_after,
+        debt_units_after_wad=q.debt_units_after_wad,
+        supply_after=supply_after,
     )
