@@ -45,6 +45,7 @@ from domain.model import (
 from domain.oracle import candidate_price
 from domain.params import default_params
 from domain.rebalancing import rebalance, ripcord_can_restore
+from domain.settlement import settle_or_ripcord
 from domain.valuation import current_leverage_wad
 from domain.vault_math import (
     leverage_wad,
@@ -997,3 +998,59 @@ def test_a_mint_and_a_redemption_record_their_quote_on_the_accrued_state(first):
         debt_units_after_wad=q.debt_units_after_wad,
         supply_after=supply_after,
     )
+
+
+def _with_equity(state: ProductState, equity: int) -> ProductState:
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    return attrs.evolve(state, vault=attrs.evolve(state.vault, cash=debt_value + equity))
+
+
+# settle_or_ripcord, the end of every decision, was reached by no fast test: its guards
+# lived for minutes until the state machine caught them. A vault with holders and no equity
+# left (0 included) settles as wiped out; one with equity past the ripcord is cut back at
+# once, but only on a fresh price and when not halted; a settled, empty or unpriced
+# product is left alone (SPEC §4).
+@pytest.mark.parametrize("equity", [0, -1])
+def test_the_end_of_a_decision_settles_a_vault_with_no_equity_left(equity):
+    scenario = minted()
+    broke = _with_equity(scenario.product, equity)
+    # Any price counts, the smallest too: at 10^-18 the debt is worth a base unit, over no cash.
+    dust_priced = attrs.evolve(broke, index_price_wad=1, vault=attrs.evolve(broke.vault, cash=0))
+    for wiped_out in (broke, dust_priced):
+        draft = Draft(wiped_out)
+        settle_or_ripcord(draft, scenario.now)
+        settled = only(ev.Settled, draft.events)
+        assert (settled.reason, settled.at) == ("equity wiped out", scenario.now)
+    draft = Draft(_with_equity(scenario.product, 1))  # one base unit of equity: not wiped out
+    settle_or_ripcord(draft, scenario.now)
+    assert not [e for e in draft.events if isinstance(e, ev.Settled)]
+    for untouched in (
+        attrs.evolve(broke, settled=True),
+        attrs.evolve(broke, vault=attrs.evolve(broke.vault, supply=0)),
+        attrs.evolve(broke, index_price_wad=0),
+    ):
+        draft = Draft(untouched)
+        settle_or_ripcord(draft, scenario.now)
+        assert draft.events == []
+
+
+def test_the_end_of_a_decision_cuts_a_leverage_past_the_ripcord_only_on_a_fresh_unhalted_price():
+    scenario = minted()
+    state = scenario.product
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    past = _with_equity(state, debt_value // 5)  # leverage -5
+    assert exact_leverage(past) < Fraction(state.params.ripcord_leverage_wad, WAD)
+    max_age = state.params.max_oracle_age_s
+    for now in (scenario.now, past.price_observed_at + max_age):
+        draft = Draft(past)
+        settle_or_ripcord(draft, now)
+        rebalances = [e for e in draft.events if isinstance(e, ev.Rebalanced)]
+        assert [(r.reason, r.at) for r in rebalances] == [("ripcord", now)]
+    for untouched, now in (
+        (attrs.evolve(past, halted=True), scenario.now),
+        (past, past.price_observed_at + max_age + 1),
+        (_with_equity(state, debt_value), scenario.now),  # leverage -1: the target
+    ):
+        draft = Draft(untouched)
+        settle_or_ripcord(draft, now)
+        assert draft.events == []
