@@ -57,7 +57,7 @@ from domain.vault_math import (
     sale_notional,
     tokens_for_equity_added,
 )
-from tests.support import USDC, Scenario, launched, minted
+from tests.support import DEFAULT_COMPONENTS, USDC, Scenario, launched, minted
 
 
 def only(kind, events):
@@ -1054,3 +1054,54 @@ def test_the_end_of_a_decision_cuts_a_leverage_past_the_ripcord_only_on_a_fresh_
         draft = Draft(untouched)
         settle_or_ripcord(draft, now)
         assert draft.events == []
+
+
+# Found by `make mutate`: `funding.paid > 0` → `>= 0` or `> 1`, and `elif funding.paid < 0`
+# → `<= 0` or `< 1`, survived: no test accrued a fee with no funding, nor exactly one base
+# unit of funding. A movement records collateral that moved: none when funding rounds to 0,
+# one of exactly 1 when it rounds to 1.
+def test_an_accrual_records_a_funding_movement_exactly_when_funding_moved_a_base_unit():
+    scenario = minted(5_000 * USDC)  # funding rate 0: the streaming fee alone accrues
+    scenario.advance(60)
+    fee_only = only(ev.Accrued, scenario.run(cmd.Tick()))
+    assert (fee_only.funding_paid, fee_only.movements) == (0, ())
+    assert fee_only.streaming_fee_tokens > 0
+    state = scenario.product
+    notional = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    rate_wad = -(-WAD * SECONDS_PER_YEAR // (notional * 60))  # notional·rate·60 just reaches WAD·year
+    scenario.run(cmd.ReportFundingRate(rate_wad))
+    scenario.advance(60)
+    one_unit = only(ev.Accrued, scenario.run(cmd.Tick()))
+    assert (one_unit.funding_paid, one_unit.movements) == (1, (Movement(VAULT, LENDER, 1),))
+
+
+# Found by `make mutate`: `draft.defer_accrual(_accrued(…))` → `defer_accrual(None)`
+# survived: no test changed the funding rate after a period whose funding rounded to 0.
+# The period before a rate change accrues at the old rate: its carry is written before the
+# new rate, or the next accrual would charge the whole period at the new one.
+def test_a_rate_change_writes_the_carry_of_a_period_that_moved_no_base_unit():
+    params = attrs.evolve(default_params(), streaming_fee_bps=0)
+    scenario = minted(5_000 * USDC, params=params)
+    scenario.run(cmd.ReportFundingRate(1))  # 10^-18 a year: no base unit in a minute
+    scenario.advance(60)
+    state = scenario.product
+    notional = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    events = scenario.run(cmd.ReportFundingRate(2))
+    accrued = only(ev.Accrued, events)
+    assert (accrued.funding_paid, accrued.funding_carry) == (0, state.funding_carry + notional * 60)
+    assert scenario.product.funding_carry == state.funding_carry + notional * 60
+    assert scenario.product.accrued_at == scenario.now
+
+
+# Found by `make mutate`: `notional = … if state.index_price_wad else 0` → `else 1`
+# survived: no test accrued funding on a product before its first price. With no price
+# there is no debt (no mint without a fresh price): no funding accrues, not even a carry.
+def test_a_product_with_no_price_yet_accrues_no_funding():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-1", DEFAULT_COMPONENTS, default_params()))
+    scenario.run(cmd.ReportFundingRate(WAD))
+    scenario.advance(3_600)
+    scenario.run(cmd.ReportFundingRate(2 * WAD))  # writes the accrual of the hour before
+    assert scenario.product.index_price_wad == 0
+    assert scenario.product.funding_carry == 0
+    assert scenario.product.accrued_at == scenario.now
