@@ -1105,3 +1105,21 @@ def test_a_product_with_no_price_yet_accrues_no_funding():
     assert scenario.product.index_price_wad == 0
     assert scenario.product.funding_carry == 0
     assert scenario.product.accrued_at == scenario.now
+
+
+# Found by `make mutate`: the `minimum` clause of MintTooSmall's message survived being
+# dropped, forced or garbled: no test read it. A refused mint tells the client what it must
+# yield: a first mint more than the locked minimum supply, a later one a token base unit.
+def test_a_refused_mint_says_whether_it_must_yield_more_than_the_locked_minimum():
+    first = launched()
+    with pytest.raises(MintTooSmall) as refused:
+        decide(first.product, cmd.Mint("alice", 1, 0), first.now)
+    assert str(refused.value).endswith(
+        "it must yield more than the locked minimum supply at least one token base unit"
+    )
+    later = minted()
+    state = later.product
+    rich = attrs.evolve(state, vault=attrs.evolve(state.vault, cash=state.vault.cash + 10**30))
+    with pytest.raises(MintTooSmall) as refused:  # a token is worth far more than a base unit
+        decide(rich, cmd.Mint("bob", 1, 0), later.now)
+    assert str(refused.value).endswith(" tokens, it must yield at least one token base unit")
