@@ -1123,3 +1123,16 @@ def test_a_refused_mint_says_whether_it_must_yield_more_than_the_locked_minimum(
     with pytest.raises(MintTooSmall) as refused:  # a token is worth far more than a base unit
         decide(rich, cmd.Mint("bob", 1, 0), later.now)
     assert str(refused.value).endswith(" tokens, it must yield at least one token base unit")
+
+
+# Found by `make mutate`: `index_price_wad == 0` → `== 1` in current_leverage_wad survived:
+# no test asked the leverage at the smallest price. Only no price at all means no leverage;
+# any accepted price, 10^-18 included, values the debt and gives one.
+def test_a_leverage_exists_at_any_accepted_price_and_not_without_one():
+    state = minted().product
+    dust_priced = attrs.evolve(state, index_price_wad=1)
+    assert current_leverage_wad(dust_priced) == leverage_wad(
+        _debt_value_up(state.vault.debt_units_wad, 1, 6),
+        state.vault.cash - _debt_value_up(state.vault.debt_units_wad, 1, 6),
+    )
+    assert current_leverage_wad(attrs.evolve(state, index_price_wad=0)) is None
