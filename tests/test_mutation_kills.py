@@ -1136,3 +1136,14 @@ def test_a_leverage_exists_at_any_accepted_price_and_not_without_one():
         state.vault.cash - _debt_value_up(state.vault.debt_units_wad, 1, 6),
     )
     assert current_leverage_wad(attrs.evolve(state, index_price_wad=0)) is None
+
+
+# Found by `make mutate`: the field name given to check_holder_id in decide_claim_fees
+# survived being dropped or changed (and the check of the literal "to_holder_id" in place
+# of the holder): no test claimed fees to a bad holder. The rejection names the field at
+# fault, as every InvalidArgument does (SPEC §7), and a reserved holder takes no claim.
+@pytest.mark.parametrize("bad", ["", "treasury", "locked:minimum-supply", "a b"])
+def test_a_fee_claim_to_a_bad_holder_id_is_refused_naming_the_field(bad):
+    scenario = minted()
+    with pytest.raises(InvalidArgument, match=r"^to_holder_id"):
+        decide(scenario.product, cmd.ClaimFees(bad, 1), scenario.now)
