@@ -19,6 +19,7 @@ from domain.draft import Draft
 from domain.errors import (
     InsufficientBalance,
     InvalidArgument,
+    InvalidParameters,
     MintTooSmall,
     OracleStale,
     ProductHalted,
@@ -1147,3 +1148,19 @@ def test_a_fee_claim_to_a_bad_holder_id_is_refused_naming_the_field(bad):
     scenario = minted()
     with pytest.raises(InvalidArgument, match=r"^to_holder_id"):
         decide(scenario.product, cmd.ClaimFees(bad, 1), scenario.now)
+
+
+# Found by `make mutate`: `-leverage >= ripcord_leverage_wad` → `>` in
+# decide_update_parameters survived: no test set the ripcord exactly at the current
+# leverage. A new ripcord at or inside the vault's leverage is refused (the next decision
+# would fire it); one base unit past it is accepted.
+def test_a_new_ripcord_exactly_at_the_current_leverage_is_refused_and_one_unit_past_it_is_not():
+    scenario = minted()
+    state = scenario.product
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    levered = _with_equity(state, debt_value * 10 // 13)  # |leverage| 1.3: inside the ripcord 1.5
+    magnitude = -current_leverage_wad(levered)
+    with pytest.raises(InvalidParameters, match="at or past the new ripcord_leverage"):
+        decide(levered, cmd.UpdateParameters((("ripcord_leverage_wad", magnitude),)), scenario.now)
+    updated = decide(levered, cmd.UpdateParameters((("ripcord_leverage_wad", magnitude + 1),)), scenario.now)
+    assert only(ev.ParametersUpdated, updated).params.ripcord_leverage_wad == magnitude + 1
