@@ -45,7 +45,7 @@ from domain.model import (
 )
 from domain.oracle import candidate_price
 from domain.params import default_params
-from domain.rebalancing import rebalance, ripcord_can_restore
+from domain.rebalancing import next_keeper_due, rebalance, ripcord_can_restore
 from domain.settlement import settle_or_ripcord
 from domain.valuation import current_leverage_wad
 from domain.vault_math import (
@@ -1164,3 +1164,26 @@ def test_a_new_ripcord_exactly_at_the_current_leverage_is_refused_and_one_unit_p
         decide(levered, cmd.UpdateParameters((("ripcord_leverage_wad", magnitude),)), scenario.now)
     updated = decide(levered, cmd.UpdateParameters((("ripcord_leverage_wad", magnitude + 1),)), scenario.now)
     assert only(ev.ParametersUpdated, updated).params.ripcord_leverage_wad == magnitude + 1
+
+
+# Found by `make mutate`: next_keeper_due's guard (each `or` → `and`, `== 0` → `== 1`) and
+# `due > after` (→ `>=`, or always) survived: no test asked it about a product that cannot
+# trade, nor at the continuation's own moment. A product that is settled, halted, empty or
+# unpriced gives the keeper no moment (each alone suffices; any price or supply counts);
+# a pending continuation is due strictly after `after`, else not at all.
+def test_the_keeper_is_woken_only_for_a_product_that_can_trade_and_only_for_a_later_moment():
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    assert next_keeper_due(state, now) is not None
+    assert next_keeper_due(attrs.evolve(state, index_price_wad=1), now) is not None
+    for idle in (
+        attrs.evolve(state, settled=True),
+        attrs.evolve(state, halted=True),
+        attrs.evolve(state, vault=attrs.evolve(state.vault, supply=0)),
+        attrs.evolve(state, index_price_wad=0),
+    ):
+        assert next_keeper_due(idle, now) is None
+    pending = attrs.evolve(state, rebalance_pending=True, last_rebalance_at=now)
+    due = now + state.params.twap_cooldown_s
+    assert next_keeper_due(pending, due - 1) == due
+    assert next_keeper_due(pending, due) is None
