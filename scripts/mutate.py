@@ -8,9 +8,11 @@ reach it. Then this script prints a table per module, writes every survivor that
 ``mutation-equivalents.toml`` does not explain, with its diff, to ``mutants/survivors.txt``,
 and exits 1 if there is one or a module misses its target.
 
-Usage: python scripts/mutate.py [--max-children N] [--report-only | --survivors] [MODULE ...]
+Usage: python scripts/mutate.py [--max-children N] [--report-only | --survivors | --resume] [MODULE ...]
 (modules as ``domain.fixedpoint``; all of domain/ and invariants/ by default).
-``--survivors`` runs again only the last run's unexplained survivors (after adding tests).
+``--survivors`` runs again only the last run's unexplained survivors (after adding tests);
+``--resume`` runs those and the mutants not run yet (after a run was stopped), not the
+killed ones again (naming modules makes mutmut run every mutant of them again).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -95,11 +98,21 @@ def retrace_if_the_sources_changed() -> None:
         stats.unlink()
 
 
+def drop_stale_copies() -> None:
+    """Remove mutmut's copies of the tests and of ``also_copy``: mutmut copies them anew
+    over the old ones and never deletes a file, so a test or module moved away since the
+    last run would still run there (a layering test then fails on the ghost, and the run
+    with it)."""
+    for name in ("tests", "adapters", "scripts"):
+        shutil.rmtree(WORK / name, ignore_errors=True)
+
+
 def run_mutmut(label: str, names: list[str], max_children: int) -> float:
     """Test the mutants ``names`` (globs allowed); mutmut's output goes to mutants/logs/."""
     logs = WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     retrace_if_the_sources_changed()
+    drop_stale_copies()
     fingerprint = sources_fingerprint()
     started = time.monotonic()
     with (logs / f"{label}.log").open("w") as log:
@@ -234,20 +247,23 @@ def main() -> int:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--report-only", action="store_true", help="report the last results, run nothing")
     what.add_argument("--survivors", action="store_true", help="run the last unexplained survivors again")
+    what.add_argument("--resume", action="store_true", help="run the survivors and the mutants not run yet")
     args = parser.parse_args()
     modules = args.modules or all_modules()
     unknown = set(modules) - set(all_modules())
     if unknown:
         parser.error(f"not a module of domain/ or invariants/: {', '.join(sorted(unknown))}")
     equivalents = load_equivalents()
-    if args.survivors:
+    if args.survivors or args.resume:
         names = [
             m.name
             for m in read_results(modules)
-            if m.status == "survived" and not is_explained(m, equivalents)
+            if (m.status == "survived" and not is_explained(m, equivalents))
+            or (args.resume and m.status == "not checked")
         ]
+        label = "resume" if args.resume else "survivors"
         if names:
-            print(f"{len(names)} survivors again: {run_mutmut('survivors', names, args.max_children):.0f} s")
+            print(f"{len(names)} mutants again: {run_mutmut(label, names, args.max_children):.0f} s")
     elif not args.report_only:
         # One mutmut run for all modules: each run first runs every test reaching its
         # mutants once, clean, which is minutes that a run per module would repeat.

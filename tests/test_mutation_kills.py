@@ -19,6 +19,7 @@ from domain.draft import Draft
 from domain.errors import (
     InsufficientBalance,
     InvalidArgument,
+    InvalidParameters,
     MintTooSmall,
     OracleStale,
     ProductHalted,
@@ -27,10 +28,13 @@ from domain.errors import (
     SupplyCapReached,
     VaultInsolvent,
 )
+from domain.evolve import evolve_all
 from domain.fixedpoint import BPS, SECONDS_PER_YEAR, WAD, value_down, value_up
 from domain.model import (
+    LENDER,
     MARKET,
     MINIMUM_LOCKED_SUPPLY,
+    TREASURY,
     VAULT,
     Component,
     Movement,
@@ -41,7 +45,8 @@ from domain.model import (
 )
 from domain.oracle import candidate_price
 from domain.params import default_params
-from domain.rebalancing import rebalance, ripcord_can_restore
+from domain.rebalancing import next_keeper_due, rebalance, ripcord_can_restore
+from domain.settlement import settle_or_ripcord
 from domain.valuation import current_leverage_wad
 from domain.vault_math import (
     leverage_wad,
@@ -53,7 +58,7 @@ from domain.vault_math import (
     sale_notional,
     tokens_for_equity_added,
 )
-from tests.support import USDC, Scenario, launched, minted
+from tests.support import DEFAULT_COMPONENTS, USDC, Scenario, launched, minted
 
 
 def only(kind, events):
@@ -839,3 +844,346 @@ def test_a_halted_product_refuses_a_mint_naming_the_pending_index_price():
     tripped = only(ev.CircuitBreakerTripped, scenario.report_all({"BTC": 30_000 * WAD, "ETH": 1_500 * WAD}))
     with pytest.raises(ProductHalted, match=rf"pending index price {tripped.pending.index_price_wad}\b"):
         scenario.run(cmd.Mint("bob", USDC, 0))
+
+
+# Found by `make mutate`: the accounts of a mint's and a redemption's movements (`MARKET` →
+# `None`, the holder's account → `None`) died only after minutes of the state machine's
+# ledger laws. Each movement names the two accounts the collateral moves between: the holder
+# pays the vault its net and the treasury its fee, the market pays the vault a sale and is
+# paid a purchase and every execution cost; the vault pays a redeemer and the treasury.
+def test_each_movement_of_a_mint_or_a_redemption_names_the_accounts_it_moves_between():
+    params = attrs.evolve(default_params(), mint_fee_bps=10, redeem_fee_bps=10, execution_cost_bps=10)
+    scenario = minted(5_000 * USDC, params=params)
+    bob = holder_account("bob")
+    mint = only(ev.Minted, scenario.run(cmd.Mint("bob", 700 * USDC, 0)))
+    assert min(mint.fee, mint.sale_proceeds, mint.execution_cost) > 0
+    assert mint.movements == (
+        Movement(bob, VAULT, mint.collateral_in - mint.fee),
+        Movement(bob, TREASURY, mint.fee),
+        Movement(MARKET, VAULT, mint.sale_proceeds),
+        Movement(VAULT, MARKET, mint.execution_cost),
+    )
+    redeemed = only(ev.Redeemed, scenario.run(cmd.Redeem("bob", 100 * WAD, 0)))
+    assert min(redeemed.purchase_cost, redeemed.execution_cost, redeemed.fee, redeemed.collateral_out) > 0
+    assert redeemed.movements == (
+        Movement(VAULT, MARKET, redeemed.purchase_cost),
+        Movement(VAULT, MARKET, redeemed.execution_cost),
+        Movement(VAULT, bob, redeemed.collateral_out),
+        Movement(VAULT, TREASURY, redeemed.fee),
+    )
+
+
+# The accrual's event read field by field: no pure test read the movement of a funding
+# payment (its accounts, or its direction when the rate is negative), nor most fields of
+# `Accrued`, so mutants there lived until the ledger laws of the state machine. Funding
+# on the debt valued up, floored over WAD·year with the remainder carried; the vault pays
+# the lender a positive amount and is paid back a negative one (SPEC §2).
+@pytest.mark.parametrize("rate_wad", [WAD // 10, -WAD // 10])
+def test_an_accrual_pays_funding_between_vault_and_lender_and_mints_the_streaming_fee(rate_wad):
+    scenario = minted(5_000 * USDC)
+    scenario.run(cmd.ReportFundingRate(rate_wad))
+    before = scenario.product
+    scenario.advance(3_600)
+    accrued = only(ev.Accrued, scenario.run(cmd.Tick()))
+    scale = 10**before.params.collateral_decimals
+    notional = -((-before.vault.debt_units_wad * before.index_price_wad * scale) // (WAD * WAD))
+    total = notional * rate_wad * 3_600 + before.funding_carry
+    paid = total // (WAD * SECONDS_PER_YEAR)
+    a = Fraction(before.params.streaming_fee_bps * 3_600, BPS * SECONDS_PER_YEAR)
+    fee_tokens = int(before.vault.supply * a / (1 - a))
+    assert paid != 0
+    assert fee_tokens > 0
+    payment = Movement(VAULT, LENDER, paid) if paid > 0 else Movement(LENDER, VAULT, -paid)
+    assert accrued == ev.Accrued(
+        at=scenario.now,
+        accrued_from=before.accrued_at,
+        debt_notional=notional,
+        funding_rate_wad=rate_wad,
+        funding_paid=paid,
+        funding_carry=total - paid * WAD * SECONDS_PER_YEAR,
+        streaming_fee_tokens=fee_tokens,
+        supply_before=before.vault.supply,
+        cash_after=before.vault.cash - paid,
+        supply_after=before.vault.supply + fee_tokens,
+        movements=(payment,),
+    )
+
+
+def _quoted_from(before: ProductState, events: list[ev.Event]) -> ProductState:
+    """The state a decision quotes from: the state before it, with its accrual applied."""
+    state = evolve_all(before, [e for e in events if isinstance(e, ev.Accrued)])
+    assert state is not None
+    return state
+
+
+# The events of a mint and a redemption read field by field: mutants wiring a field to the
+# wrong value (the price, the NAV after, the cash or units after, the tokens locked, the
+# state before its accrual) lived for minutes until the state machine's laws caught them.
+# A mint or a redemption records its quote, priced on the state its accrual left (funding
+# and the streaming fee accrued first), and the NAV per token before and after it.
+@pytest.mark.parametrize("first", [True, False])
+def test_a_mint_and_a_redemption_record_their_quote_on_the_accrued_state(first):
+    params = attrs.evolve(default_params(), mint_fee_bps=10, redeem_fee_bps=10, execution_cost_bps=10)
+    scenario = launched(params=params) if first else minted(5_000 * USDC, params=params)
+    scenario.run(cmd.ReportFundingRate(WAD // 10))
+    scenario.advance(60)
+    before = scenario.product
+    events = scenario.run(cmd.Mint("bob", 700 * USDC, 0))
+    state = _quoted_from(before, events)
+    assert state.accrued_at == scenario.now
+    p = state.params
+    q = quote_mint(
+        state.vault.cash,
+        state.vault.debt_units_wad,
+        state.vault.supply,
+        state.index_price_wad,
+        p.collateral_decimals,
+        700 * USDC,
+        p.mint_fee_bps,
+        p.execution_cost_bps,
+        p.target_magnitude_wad,
+    )
+    locked = MINIMUM_LOCKED_SUPPLY if first else 0
+    supply_after = state.vault.supply + q.tokens_out
+    mint = only(ev.Minted, events)
+    assert mint == attrs.evolve(
+        mint,
+        at=scenario.now,
+        holder_id="bob",
+        collateral_in=700 * USDC,
+        fee=q.fee,
+        units_sold_wad=q.units_sold_wad,
+        sale_proceeds=q.sale_proceeds,
+        execution_cost=q.execution_cost,
+        tokens_minted=q.tokens_out - locked,
+        tokens_locked=locked,
+        price_wad=state.index_price_wad,
+        nav_before_wad=WAD if first else nav_per_token_wad(state),
+        nav_after_wad=(max(q.equity_after, 0) * WAD * WAD) // (supply_after * 10**p.collateral_decimals),
+        cash_after=q.cash_after,
+        debt_units_after_wad=q.debt_units_after_wad,
+        supply_after=supply_after,
+    )
+    scenario.advance(60)
+    before = scenario.product
+    events = scenario.run(cmd.Redeem("bob", 100 * WAD, 0))
+    state = _quoted_from(before, events)
+    assert state.accrued_at == scenario.now
+    q = quote_redeem(
+        state.vault.cash,
+        state.vault.debt_units_wad,
+        state.vault.supply,
+        state.index_price_wad,
+        p.collateral_decimals,
+        100 * WAD,
+        p.redeem_fee_bps,
+        p.execution_cost_bps,
+    )
+    supply_after = state.vault.supply - 100 * WAD
+    redeemed = only(ev.Redeemed, events)
+    assert redeemed == attrs.evolve(
+        redeemed,
+        at=scenario.now,
+        holder_id="bob",
+        tokens_burned=100 * WAD,
+        units_bought_wad=q.units_bought_wad,
+        purchase_cost=q.purchase_cost,
+        execution_cost=q.execution_cost,
+        gross_out=q.gross_out,
+        fee=q.fee,
+        collateral_out=q.collateral_out,
+        price_wad=state.index_price_wad,
+        nav_before_wad=nav_per_token_wad(state),
+        nav_after_wad=(max(q.equity_after, 0) * WAD * WAD) // (supply_after * 10**p.collateral_decimals),
+        cash_after=q.cash_after,
+        debt_units_after_wad=q.debt_units_after_wad,
+        supply_after=supply_after,
+    )
+
+
+def _with_equity(state: ProductState, equity: int) -> ProductState:
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    return attrs.evolve(state, vault=attrs.evolve(state.vault, cash=debt_value + equity))
+
+
+# settle_or_ripcord, the end of every decision, was reached by no fast test: its guards
+# lived for minutes until the state machine caught them. A vault with holders and no equity
+# left (0 included) settles as wiped out; one with equity past the ripcord is cut back at
+# once, but only on a fresh price and when not halted; a settled, empty or unpriced
+# product is left alone (SPEC §4).
+@pytest.mark.parametrize("equity", [0, -1])
+def test_the_end_of_a_decision_settles_a_vault_with_no_equity_left(equity):
+    scenario = minted()
+    broke = _with_equity(scenario.product, equity)
+    # Any price counts, the smallest too: at 10^-18 the debt is worth a base unit, over no cash.
+    dust_priced = attrs.evolve(broke, index_price_wad=1, vault=attrs.evolve(broke.vault, cash=0))
+    for wiped_out in (broke, dust_priced):
+        draft = Draft(wiped_out)
+        settle_or_ripcord(draft, scenario.now)
+        settled = only(ev.Settled, draft.events)
+        assert (settled.reason, settled.at) == ("equity wiped out", scenario.now)
+    draft = Draft(_with_equity(scenario.product, 1))  # one base unit of equity: not wiped out
+    settle_or_ripcord(draft, scenario.now)
+    assert not [e for e in draft.events if isinstance(e, ev.Settled)]
+    for untouched in (
+        attrs.evolve(broke, settled=True),
+        attrs.evolve(broke, vault=attrs.evolve(broke.vault, supply=0)),
+        attrs.evolve(broke, index_price_wad=0),
+    ):
+        draft = Draft(untouched)
+        settle_or_ripcord(draft, scenario.now)
+        assert draft.events == []
+
+
+def test_the_end_of_a_decision_cuts_a_leverage_past_the_ripcord_only_on_a_fresh_unhalted_price():
+    scenario = minted()
+    state = scenario.product
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    past = _with_equity(state, debt_value // 5)  # leverage -5
+    assert exact_leverage(past) < Fraction(state.params.ripcord_leverage_wad, WAD)
+    max_age = state.params.max_oracle_age_s
+    for now in (scenario.now, past.price_observed_at + max_age):
+        draft = Draft(past)
+        settle_or_ripcord(draft, now)
+        rebalances = [e for e in draft.events if isinstance(e, ev.Rebalanced)]
+        assert [(r.reason, r.at) for r in rebalances] == [("ripcord", now)]
+    for untouched, now in (
+        (attrs.evolve(past, halted=True), scenario.now),
+        (past, past.price_observed_at + max_age + 1),
+        (_with_equity(state, debt_value), scenario.now),  # leverage -1: the target
+    ):
+        draft = Draft(untouched)
+        settle_or_ripcord(draft, now)
+        assert draft.events == []
+
+
+# Found by `make mutate`: `funding.paid > 0` → `>= 0` or `> 1`, and `elif funding.paid < 0`
+# → `<= 0` or `< 1`, survived: no test accrued a fee with no funding, nor exactly one base
+# unit of funding. A movement records collateral that moved: none when funding rounds to 0,
+# one of exactly 1 when it rounds to 1.
+def test_an_accrual_records_a_funding_movement_exactly_when_funding_moved_a_base_unit():
+    scenario = minted(5_000 * USDC)  # funding rate 0: the streaming fee alone accrues
+    scenario.advance(60)
+    fee_only = only(ev.Accrued, scenario.run(cmd.Tick()))
+    assert (fee_only.funding_paid, fee_only.movements) == (0, ())
+    assert fee_only.streaming_fee_tokens > 0
+    state = scenario.product
+    notional = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    rate_wad = -(-WAD * SECONDS_PER_YEAR // (notional * 60))  # notional·rate·60 just reaches WAD·year
+    scenario.run(cmd.ReportFundingRate(rate_wad))
+    scenario.advance(60)
+    one_unit = only(ev.Accrued, scenario.run(cmd.Tick()))
+    assert (one_unit.funding_paid, one_unit.movements) == (1, (Movement(VAULT, LENDER, 1),))
+
+
+# Found by `make mutate`: `draft.defer_accrual(_accrued(…))` → `defer_accrual(None)`
+# survived: no test changed the funding rate after a period whose funding rounded to 0.
+# The period before a rate change accrues at the old rate: its carry is written before the
+# new rate, or the next accrual would charge the whole period at the new one.
+def test_a_rate_change_writes_the_carry_of_a_period_that_moved_no_base_unit():
+    params = attrs.evolve(default_params(), streaming_fee_bps=0)
+    scenario = minted(5_000 * USDC, params=params)
+    scenario.run(cmd.ReportFundingRate(1))  # 10^-18 a year: no base unit in a minute
+    scenario.advance(60)
+    state = scenario.product
+    notional = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    events = scenario.run(cmd.ReportFundingRate(2))
+    accrued = only(ev.Accrued, events)
+    assert (accrued.funding_paid, accrued.funding_carry) == (0, state.funding_carry + notional * 60)
+    assert scenario.product.funding_carry == state.funding_carry + notional * 60
+    assert scenario.product.accrued_at == scenario.now
+
+
+# Found by `make mutate`: `notional = … if state.index_price_wad else 0` → `else 1`
+# survived: no test accrued funding on a product before its first price. With no price
+# there is no debt (no mint without a fresh price): no funding accrues, not even a carry.
+def test_a_product_with_no_price_yet_accrues_no_funding():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-1", DEFAULT_COMPONENTS, default_params()))
+    scenario.run(cmd.ReportFundingRate(WAD))
+    scenario.advance(3_600)
+    scenario.run(cmd.ReportFundingRate(2 * WAD))  # writes the accrual of the hour before
+    assert scenario.product.index_price_wad == 0
+    assert scenario.product.funding_carry == 0
+    assert scenario.product.accrued_at == scenario.now
+
+
+# Found by `make mutate`: the `minimum` clause of MintTooSmall's message survived being
+# dropped, forced or garbled: no test read it. A refused mint tells the client what it must
+# yield: a first mint more than the locked minimum supply, a later one a token base unit.
+def test_a_refused_mint_says_whether_it_must_yield_more_than_the_locked_minimum():
+    first = launched()
+    with pytest.raises(MintTooSmall) as refused:
+        decide(first.product, cmd.Mint("alice", 1, 0), first.now)
+    assert str(refused.value).endswith(
+        "it must yield more than the locked minimum supply at least one token base unit"
+    )
+    later = minted()
+    state = later.product
+    rich = attrs.evolve(state, vault=attrs.evolve(state.vault, cash=state.vault.cash + 10**30))
+    with pytest.raises(MintTooSmall) as refused:  # a token is worth far more than a base unit
+        decide(rich, cmd.Mint("bob", 1, 0), later.now)
+    assert str(refused.value).endswith(" tokens, it must yield at least one token base unit")
+
+
+# Found by `make mutate`: `index_price_wad == 0` → `== 1` in current_leverage_wad survived:
+# no test asked the leverage at the smallest price. Only no price at all means no leverage;
+# any accepted price, 10^-18 included, values the debt and gives one.
+def test_a_leverage_exists_at_any_accepted_price_and_not_without_one():
+    state = minted().product
+    dust_priced = attrs.evolve(state, index_price_wad=1)
+    assert current_leverage_wad(dust_priced) == leverage_wad(
+        _debt_value_up(state.vault.debt_units_wad, 1, 6),
+        state.vault.cash - _debt_value_up(state.vault.debt_units_wad, 1, 6),
+    )
+    assert current_leverage_wad(attrs.evolve(state, index_price_wad=0)) is None
+
+
+# Found by `make mutate`: the field name given to check_holder_id in decide_claim_fees
+# survived being dropped or changed (and the check of the literal "to_holder_id" in place
+# of the holder): no test claimed fees to a bad holder. The rejection names the field at
+# fault, as every InvalidArgument does (SPEC §7), and a reserved holder takes no claim.
+@pytest.mark.parametrize("bad", ["", "treasury", "locked:minimum-supply", "a b"])
+def test_a_fee_claim_to_a_bad_holder_id_is_refused_naming_the_field(bad):
+    scenario = minted()
+    with pytest.raises(InvalidArgument, match=r"^to_holder_id"):
+        decide(scenario.product, cmd.ClaimFees(bad, 1), scenario.now)
+
+
+# Found by `make mutate`: `-leverage >= ripcord_leverage_wad` → `>` in
+# decide_update_parameters survived: no test set the ripcord exactly at the current
+# leverage. A new ripcord at or inside the vault's leverage is refused (the next decision
+# would fire it); one base unit past it is accepted.
+def test_a_new_ripcord_exactly_at_the_current_leverage_is_refused_and_one_unit_past_it_is_not():
+    scenario = minted()
+    state = scenario.product
+    debt_value = _debt_value_up(state.vault.debt_units_wad, state.index_price_wad, 6)
+    levered = _with_equity(state, debt_value * 10 // 13)  # |leverage| 1.3: inside the ripcord 1.5
+    magnitude = -current_leverage_wad(levered)
+    with pytest.raises(InvalidParameters, match="at or past the new ripcord_leverage"):
+        decide(levered, cmd.UpdateParameters((("ripcord_leverage_wad", magnitude),)), scenario.now)
+    updated = decide(levered, cmd.UpdateParameters((("ripcord_leverage_wad", magnitude + 1),)), scenario.now)
+    assert only(ev.ParametersUpdated, updated).params.ripcord_leverage_wad == magnitude + 1
+
+
+# Found by `make mutate`: next_keeper_due's guard (each `or` → `and`, `== 0` → `== 1`) and
+# `due > after` (→ `>=`, or always) survived: no test asked it about a product that cannot
+# trade, nor at the continuation's own moment. A product that is settled, halted, empty or
+# unpriced gives the keeper no moment (each alone suffices; any price or supply counts);
+# a pending continuation is due strictly after `after`, else not at all.
+def test_the_keeper_is_woken_only_for_a_product_that_can_trade_and_only_for_a_later_moment():
+    scenario = minted()
+    state, now = scenario.product, scenario.now
+    assert next_keeper_due(state, now) is not None
+    assert next_keeper_due(attrs.evolve(state, index_price_wad=1), now) is not None
+    for idle in (
+        attrs.evolve(state, settled=True),
+        attrs.evolve(state, halted=True),
+        attrs.evolve(state, vault=attrs.evolve(state.vault, supply=0)),
+        attrs.evolve(state, index_price_wad=0),
+    ):
+        assert next_keeper_due(idle, now) is None
+    pending = attrs.evolve(state, rebalance_pending=True, last_rebalance_at=now)
+    due = now + state.params.twap_cooldown_s
+    assert next_keeper_due(pending, due - 1) == due
+    assert next_keeper_due(pending, due) is None
