@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, InternalError, Transcoder
+from eventsourcing.persistence import IntegrityError, InternalError, ProgrammingError, Transcoder
 
 from adapters.rejections import REJECTIONS, Rejection
 from adapters.store.batch import Batches
@@ -44,10 +44,11 @@ class Node(Application[Any]):
             try:
                 super().__init__(env)
                 break
-            except (IntegrityError, InternalError):
+            except (IntegrityError, InternalError, ProgrammingError):
                 # Nodes started together on a fresh PostgreSQL store race to create its
                 # tables: the library's CREATE TABLE IF NOT EXISTS is not safe against a
-                # concurrent one (a duplicate catalog row, "tuple concurrently updated").
+                # concurrent one (a duplicate catalog row, "tuple concurrently updated", "relation
+                # already exists").
                 # Whoever lost finds the tables made on the next try.
                 if attempt == _CREATE_ATTEMPTS - 1:
                     raise

@@ -171,6 +171,8 @@ def test_a_start_beyond_the_time_limit_is_one_line(tmp_path):
         [
             IIT,
             "serve",
+            "--listen",
+            "127.0.0.1:0",  # not the default port: a node running on this machine holds it
             "--store",
             f"sqlite:///{tmp_path}/a.db",
             "--clock",
