@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -29,11 +28,9 @@ import click
 import grpc
 from attrs import define
 
-from adapters.demo_market import HOUR, REPORTERS, START, USDC
-from adapters.grpc import auth
+from adapters.demo_market import HOUR, USDC
 from adapters.grpc.client import Client
-from adapters.grpc.demo import HOLDERS, Driver, script
-from adapters.grpc.server import NodeConfig, start_node
+from adapters.grpc.demo import HOLDERS, Driver, demo_store_url, script, start_demo_node
 from adapters.grpc.stubs import admin_pb2, common_pb2, token_pb2
 from domain.fixedpoint import WAD
 
@@ -127,18 +124,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the wandering market.")
 def main(listen: str, step_seconds: float, seed: int) -> None:
     directory = Path(tempfile.mkdtemp(prefix="iit-dashboard-demo-"))
-    tokens = {who: secrets.token_urlsafe(24) for who in ("admin", "viewer", *REPORTERS, *HOLDERS)}
-    entries = [auth.entry("admin", "", tokens["admin"]), auth.entry("viewer", "", tokens["viewer"])]
-    entries += [auth.entry("oracle", r, tokens[r]) for r in REPORTERS]
-    entries += [auth.entry("holder", h, tokens[h]) for h in HOLDERS]
-    config = NodeConfig(
-        store_url=f"sqlite:///{directory}/demo.db",
-        listen="127.0.0.1:0",
-        clock="simulated",
-        start=START,
-        auth=auth.build(entries),
-    )
-    node = start_node(config)
+    node, tokens = start_demo_node(directory, viewer=True)
     address = f"127.0.0.1:{node.port}"
     dashboard = subprocess.Popen(  # noqa: S603 - this interpreter, our own CLI
         [
@@ -158,7 +144,7 @@ def main(listen: str, step_seconds: float, seed: int) -> None:
         env={**os.environ, "IIT_DASHBOARD_TOKEN": tokens["viewer"]},
     )
     click.echo(
-        f"demo node on {address} (store {config.store_url}, simulated clock); "
+        f"demo node on {address} (store {demo_store_url(directory)}, simulated clock); "
         f"the dashboard, with a viewer token: http://{listen}/  (Ctrl-C stops both)"
     )
     channel = grpc.insecure_channel(address)

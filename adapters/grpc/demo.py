@@ -286,22 +286,37 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-def run_demo(store_dir: Path | None = None) -> tuple[str, bool]:
-    """Play the market against a fresh node; return the printed report and whether the
-    audit over the wire is clean."""
-    directory = store_dir or Path(tempfile.mkdtemp(prefix="iit-demo-"))
+def demo_store_url(directory: Path) -> str:
+    """The demo node's SQLite store in ``directory``."""
+    return f"sqlite:///{directory}/demo.db"
+
+
+def start_demo_node(directory: Path, viewer: bool = False) -> tuple[RunningNode, dict[str, str]]:
+    """A node on loopback port 0 with a fresh SQLite store in ``directory`` and a simulated
+    clock at the demo's start, and a bearer token for the admin, every reporter and holder
+    (and a viewer if asked): the node both demos (``iit demo``, ``make dashboard``) play on."""
     tokens = {who: secrets.token_urlsafe(24) for who in ("admin", *REPORTERS, *HOLDERS)}
     entries = [auth.entry("admin", "", tokens["admin"])]
+    if viewer:
+        tokens["viewer"] = secrets.token_urlsafe(24)
+        entries.append(auth.entry("viewer", "", tokens["viewer"]))
     entries += [auth.entry("oracle", r, tokens[r]) for r in REPORTERS]
     entries += [auth.entry("holder", h, tokens[h]) for h in HOLDERS]
     config = NodeConfig(
-        store_url=f"sqlite:///{directory}/demo.db",
+        store_url=demo_store_url(directory),
         listen="127.0.0.1:0",
         clock="simulated",
         start=START,
         auth=auth.build(entries),
     )
-    node = start_node(config)
+    return start_node(config), tokens
+
+
+def run_demo(store_dir: Path | None = None) -> tuple[str, bool]:
+    """Play the market against a fresh node; return the printed report and whether the
+    audit over the wire is clean."""
+    directory = store_dir or Path(tempfile.mkdtemp(prefix="iit-demo-"))
+    node, tokens = start_demo_node(directory)
     channel = grpc.insecure_channel(f"127.0.0.1:{node.port}")
     try:
         driver = Driver(node, {who: Client(channel, token) for who, token in tokens.items()})
@@ -312,7 +327,8 @@ def run_demo(store_dir: Path | None = None) -> tuple[str, bool]:
         channel.close()
         node.stop(0)
     lines = [
-        f"a node on 127.0.0.1:{node.port} (store {config.store_url}, simulated clock), driven through gRPC:",
+        f"a node on 127.0.0.1:{node.port} (store {demo_store_url(directory)}, simulated clock), "
+        "driven through gRPC:",
         "",
         *_table(driver.rows),
         "",
