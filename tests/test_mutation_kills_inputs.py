@@ -6,25 +6,66 @@ comment, the mutants it was written against."""
 
 from __future__ import annotations
 
+import re
+
 import attrs
 import pytest
 
 from domain import commands as cmd
-from domain.errors import InvalidArgument, InvalidPriceReport
+from domain.errors import InvalidArgument, InvalidComponents, InvalidParameters, InvalidPriceReport
 from domain.fixedpoint import WAD
-from domain.model import Component, Report
-from domain.oracle import candidate_price, check_round, with_round
+from domain.model import (
+    HOLDER_ID_MAX_LEN,
+    LOCKED_HOLDER,
+    TREASURY_HOLDER,
+    Component,
+    Report,
+    Status,
+    holder_account,
+)
+from domain.oracle import (
+    candidate_from,
+    candidate_price,
+    check_round,
+    fresh_median,
+    index_price_wad,
+    is_fresh,
+    merged_books,
+    move_wad,
+    moved_beyond,
+    reconstituted_components,
+    with_round,
+)
 from domain.params import (
+    DAY_S,
     PARAM_BOUNDS,
     TIME_MAX_S,
     TIME_OF_DAY_UNPINNED,
     TIMESTAMP_MAX_S,
+    Params,
     check_time,
     default_params,
+    out_of_bounds,
     params_changes,
     patched,
+    validate_params,
 )
-from domain.validation import state_out_of_range
+from domain.validation import (
+    COMPONENTS_MAX,
+    ECHO_MAX,
+    REQUEST_ID_MAX_LEN,
+    check_client_request_id,
+    check_components,
+    check_holder_id,
+    check_holder_id_format,
+    check_non_negative,
+    check_positive,
+    check_product_id,
+    check_reporter_id,
+    check_symbol,
+    shown,
+    state_out_of_range,
+)
 from tests.support import launched
 
 NOW = 1_700_000_000
@@ -238,3 +279,309 @@ def test_parameters_a_command_did_not_change_are_not_judged_again():
     odd = attrs.evolve(state, params=attrs.evolve(state.params, oracle_quorum=0))
     assert state_out_of_range(odd, odd) is None
     assert state_out_of_range(attrs.evolve(odd, accrued_at=odd.accrued_at + 1), odd) is None
+
+
+# --- domain.validation: identifiers, symbols, amounts ----------------------------------------
+# These checks are watched by the gRPC and service tests, which mutmut's selection leaves
+# out; here each range is checked at its edges, and each message names the field it refuses.
+
+
+def test_a_quoted_value_is_its_repr_up_to_echo_max_characters_then_cut_with_its_length():
+    assert shown("x" * ECHO_MAX) == repr("x" * ECHO_MAX)
+    assert shown("x" * (ECHO_MAX + 1)) == f"{'x' * ECHO_MAX!r}... ({ECHO_MAX + 1} characters)"
+    assert shown("a'b") == repr("a'b")
+
+
+@pytest.mark.parametrize("request_id", ["a", "!", "~", "x" * REQUEST_ID_MAX_LEN, "req-1/2:3"])
+def test_a_client_request_id_of_1_to_128_visible_characters_without_a_mark_is_accepted(request_id):
+    check_client_request_id(request_id)
+
+
+@pytest.mark.parametrize(
+    "request_id", ["", "x" * (REQUEST_ID_MAX_LEN + 1), "a#b", "#keeper:1", "a b", "a\nb", "é"]
+)
+def test_a_client_request_id_out_of_its_alphabet_or_length_is_refused(request_id):
+    with pytest.raises(InvalidArgument, match=f"^request_id must be 1-{REQUEST_ID_MAX_LEN} visible"):
+        check_client_request_id(request_id)
+
+
+@pytest.mark.parametrize("product_id", ["", "-a", "a b", "x" * 65, "a#b"])
+def test_a_malformed_product_id_is_refused_naming_it(product_id):
+    with pytest.raises(
+        InvalidArgument, match=f"^product_id must be 1-64 .* got {re.escape(shown(product_id))}$"
+    ):
+        check_product_id(product_id)
+
+
+@pytest.mark.parametrize("holder_id", ["a", "~", "x" * HOLDER_ID_MAX_LEN, "user@example.com"])
+def test_a_holder_or_reporter_id_of_1_to_128_visible_characters_is_accepted(holder_id):
+    check_holder_id_format(holder_id)
+    check_holder_id(holder_id, "to_holder_id")
+    check_reporter_id(holder_id)
+
+
+@pytest.mark.parametrize("bad", ["", "x" * (HOLDER_ID_MAX_LEN + 1), "a b", "tab\t", "é"])
+def test_a_holder_or_reporter_id_out_of_range_is_refused_naming_the_field(bad):
+    quoted = re.escape(shown(bad))
+    with pytest.raises(
+        InvalidArgument, match=f"^holder_id must be 1-{HOLDER_ID_MAX_LEN} visible .* got {quoted}$"
+    ):
+        check_holder_id_format(bad)
+    with pytest.raises(InvalidArgument, match=f"^from_holder_id must be 1-{HOLDER_ID_MAX_LEN} visible"):
+        check_holder_id(bad, "from_holder_id")
+    with pytest.raises(
+        InvalidArgument, match=f"^reporter_id must be 1-{HOLDER_ID_MAX_LEN} visible .* {quoted}$"
+    ):
+        check_reporter_id(bad)
+
+
+@pytest.mark.parametrize("reserved", [TREASURY_HOLDER, LOCKED_HOLDER, "locked:anything"])
+def test_a_reserved_holder_may_be_read_but_no_command_acts_for_it(reserved):
+    check_holder_id_format(reserved)
+    with pytest.raises(InvalidArgument, match=f"^to_holder_id {re.escape(repr(reserved))} is reserved"):
+        check_holder_id(reserved, "to_holder_id")
+
+
+def test_only_the_reserved_prefix_itself_makes_a_holder_reserved():
+    check_holder_id("locked")  # no colon: an ordinary name
+    check_holder_id("unlocked:x")
+    check_holder_id("treasury2")
+    check_holder_id("Treasury")
+
+
+def test_amounts_positive_and_non_negative_at_their_edges_naming_the_field():
+    check_positive(1, "token_amount")
+    with pytest.raises(
+        InvalidArgument, match=r"^token_amount must be a positive integer of base units, got 0$"
+    ):
+        check_positive(0, "token_amount")
+    check_non_negative(0, "min_tokens_out")
+    with pytest.raises(InvalidArgument, match=r"^min_tokens_out must not be negative, got -1$"):
+        check_non_negative(-1, "min_tokens_out")
+
+
+@pytest.mark.parametrize("symbol", ["B", "x" * 32, "BTC.e", "a_b-c", "0x"])
+def test_a_symbol_of_1_to_32_letters_digits_dots_dashes_underscores_is_accepted(symbol):
+    check_symbol(symbol)
+    check_components((Component(symbol, 1),))
+
+
+@pytest.mark.parametrize("symbol", ["", "x" * 33, "-BTC", "B TC", "BTC/USD", "é"])
+def test_a_malformed_symbol_is_refused_naming_the_field(symbol):
+    quoted = re.escape(shown(symbol))
+    with pytest.raises(InvalidArgument, match=f"^symbol must be 1-32 letters.* got {quoted}$"):
+        check_symbol(symbol)
+    with pytest.raises(InvalidArgument, match=r"^prices.symbol must be"):
+        check_symbol(symbol, "prices.symbol")
+    with pytest.raises(InvalidComponents, match=f"^symbol must be 1-32 letters.* got {quoted}$"):
+        check_components((Component("BTC", WAD), Component(symbol, WAD)))
+
+
+def test_an_index_has_1_to_64_distinct_components_of_positive_quantity():
+    most = tuple(Component(f"S{i}", 1) for i in range(COMPONENTS_MAX))
+    check_components(most)
+    with pytest.raises(InvalidComponents, match=f"at most {COMPONENTS_MAX} components"):
+        check_components((*most, Component("ONE-MORE", 1)))
+    with pytest.raises(InvalidComponents, match="at least one component"):
+        check_components(())
+    with pytest.raises(InvalidComponents, match=r"^symbol 'ETH' appears twice$"):
+        check_components((Component("ETH", 1), Component("BTC", 1), Component("ETH", 2)))
+    with pytest.raises(InvalidComponents, match=r"^quantity of ETH must be positive \(WAD\), got 0$"):
+        check_components((Component("BTC", 1), Component("ETH", 0)))
+
+
+# --- domain.model ----------------------------------------------------------------------------
+
+
+def test_the_status_is_the_most_severe_flag():
+    state = launched().product
+    assert state.status is Status.ACTIVE
+    assert attrs.evolve(state, paused=True).status is Status.PAUSED
+    assert attrs.evolve(state, paused=True, halted=True).status is Status.HALTED
+    assert attrs.evolve(state, halted=True).status is Status.HALTED
+    assert attrs.evolve(state, paused=True, halted=True, settled=True).status is Status.SETTLED
+    assert attrs.evolve(state, settled=True).status is Status.SETTLED
+
+
+def test_a_states_symbols_balances_and_holder_accounts():
+    state = launched(components=(Component("ETH", WAD), Component("BTC", WAD))).product
+    assert state.symbols == ("ETH", "BTC")  # definition order
+    rich = attrs.evolve(state, balances={"alice": 5})
+    assert rich.balance_of("alice") == 5
+    assert rich.balance_of("bob") == 0
+    assert holder_account("alice") == "holder:alice"
+
+
+# --- domain.oracle: the helpers the decisions price with -------------------------------------
+
+
+def test_a_report_is_fresh_up_to_exactly_max_age():
+    assert is_fresh(NOW - 60, NOW, 60)
+    assert not is_fresh(NOW - 61, NOW, 60)
+    assert is_fresh(NOW, NOW, 1)
+
+
+def test_the_index_price_is_the_sum_of_quantity_times_price_rounded_up():
+    components = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
+    assert index_price_wad(components, {"BTC": BTC, "ETH": ETH}) == 900 * WAD
+    assert index_price_wad((Component("BTC", 1),), {"BTC": 1}) == 1  # 1e-36 rounds up to 1 wei
+    assert index_price_wad((Component("BTC", WAD),), {"BTC": 7}) == 7  # exact: no rounding
+
+
+def test_the_fresh_median_is_the_median_oldest_and_count_of_fresh_reports_at_quorum():
+    reports = (
+        Report("r1", 100, NOW - 10),
+        Report("r2", 103, NOW - 20),
+        Report("r3", 1_000, NOW - 61),  # stale at max age 60
+    )
+    assert fresh_median(reports, NOW, 60, 2) == (101, NOW - 20, 2)  # (100 + 103) // 2
+    assert fresh_median(reports, NOW, 60, 3) is None
+    assert fresh_median(reports, NOW, 61, 3) == (103, NOW - 61, 3)
+    assert fresh_median(reports[:1], NOW, 60, 1) == (100, NOW - 10, 1)
+    assert fresh_median((), NOW, 60, 1) is None
+
+
+def test_a_candidate_of_component_medians_is_as_old_and_as_weakly_backed_as_its_weakest():
+    components = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
+    candidate = candidate_from(components, {"ETH": (ETH, NOW - 5, 3), "BTC": (BTC, NOW - 9, 4)})
+    assert candidate.index_price_wad == 900 * WAD
+    assert candidate.component_prices == (("BTC", BTC), ("ETH", ETH))  # the index's order
+    assert candidate.observed_at == NOW - 9
+    assert candidate.reporters_min == 3
+
+
+def test_merged_books_keep_every_reporter_and_the_later_books_report_of_each():
+    first = {"BTC": {"r1": Report("r1", 1, 10), "r2": Report("r2", 2, 10)}}
+    second = {"BTC": {"r1": Report("r1", 3, 20)}, "ETH": {"r3": Report("r3", 4, 20)}}
+    assert merged_books(first, second) == {
+        "BTC": {"r1": Report("r1", 3, 20), "r2": Report("r2", 2, 10)},
+        "ETH": {"r3": Report("r3", 4, 20)},
+    }
+    assert first == {"BTC": {"r1": Report("r1", 1, 10), "r2": Report("r2", 2, 10)}}
+    assert merged_books() == {}
+
+
+def test_a_move_is_rounded_up_and_only_beyond_the_maximum_counts_as_moved():
+    assert move_wad(3, 4) == WAD // 3 + 1  # 1/3 rounded up
+    assert move_wad(4, 3) == WAD // 4
+    assert move_wad(5, 5) == 0
+    assert not moved_beyond(100, 120, WAD // 5)  # exactly 20 %
+    assert moved_beyond(100, 121, WAD // 5)
+    assert not moved_beyond(100, 80, WAD // 5)
+    assert moved_beyond(100, 79, WAD // 5)
+    assert moved_beyond(None, 100, WAD // 5)  # no previous accepted price: moved
+    assert moved_beyond(0, 100, WAD // 5)
+
+
+def test_reconstituted_components_keep_the_index_price_rounding_quantities_down():
+    prices = {"BTC": BTC, "ETH": ETH, "SOL": 150 * WAD}
+    new = (Component("BTC", WAD // 200), Component("SOL", WAD))
+    scaled = reconstituted_components(new, prices, 900 * WAD)
+    assert tuple(c.symbol for c in scaled) == ("BTC", "SOL")
+    raw = sum(c.quantity_wad * prices[c.symbol] for c in new)  # 450 WAD²
+    assert [c.quantity_wad for c in scaled] == [c.quantity_wad * 900 * WAD * WAD // raw for c in new]
+    assert scaled == (Component("BTC", WAD // 200 * 2), Component("SOL", 2 * WAD))
+    odd = reconstituted_components((Component("BTC", 1), Component("ETH", 1)), {"BTC": 3, "ETH": 3}, 1)
+    assert odd == (Component("BTC", WAD // 6), Component("ETH", WAD // 6))  # 1/6 WAD, rounded down
+    assert index_price_wad(odd, {"BTC": 3, "ETH": 3}) <= 1
+
+
+# --- domain.params: defaults and bounds at their edges ---------------------------------------
+
+
+def test_the_documented_defaults():
+    assert default_params() == Params(
+        target_leverage_wad=-WAD,
+        band_low_wad=WAD * 8 // 10,
+        band_high_wad=WAD * 12 // 10,
+        ripcord_leverage_wad=WAD * 3 // 2,
+        rebalance_interval_s=DAY_S,
+        max_trade_notional=0,
+        mint_fee_bps=10,
+        redeem_fee_bps=10,
+        streaming_fee_bps=95,
+        execution_cost_bps=10,
+        max_oracle_age_s=3_600,
+        max_price_move_wad=WAD // 5,
+        oracle_quorum=1,
+        collateral_decimals=6,
+        supply_cap=0,
+        rebalance_time_of_day_s=None,
+        recentering_speed_wad=WAD,
+        twap_cooldown_s=0,
+    )
+    assert default_params(-3 * WAD).ripcord_leverage_wad == 9 * WAD // 2
+    assert default_params(-2 * WAD).target_magnitude_wad == 2 * WAD
+
+
+@pytest.mark.parametrize("name", sorted(PARAM_BOUNDS))
+def test_each_bounded_parameter_is_accepted_at_both_edges_and_refused_beyond(name):
+    bound = PARAM_BOUNDS[name]
+    assert out_of_bounds(name, bound.low, bound) is None
+    assert out_of_bounds(name, bound.high, bound) is None
+    for value in (bound.low - 1, bound.high + 1):
+        assert out_of_bounds(name, value, bound) == (
+            f"{name} must be in [{bound.low}, {bound.high}] ({bound.unit}), got {value}"
+        )
+    for value in (bound.low, bound.high):
+        validate_params(attrs.evolve(default_params(), **{name: value}))
+    with pytest.raises(InvalidParameters, match=f"^{name} must be in"):
+        validate_params(attrs.evolve(default_params(), **{name: bound.high + 1}))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"rebalance_time_of_day_s": 0},
+        {"rebalance_time_of_day_s": DAY_S - 1},
+        {"rebalance_time_of_day_s": 120, "rebalance_interval_s": 3_600},  # divides a day
+        {"rebalance_time_of_day_s": 120, "rebalance_interval_s": 2 * DAY_S},  # whole days
+        {"rebalance_time_of_day_s": 120, "rebalance_interval_s": DAY_S},
+        {"rebalance_interval_s": 7 * 3_600},  # unpinned: any interval
+        {"recentering_speed_wad": 1},
+        {"recentering_speed_wad": WAD},
+        {"twap_cooldown_s": 0},
+        {"twap_cooldown_s": DAY_S},
+    ],
+)
+def test_the_rebalancing_parameters_are_accepted_at_their_edges(change):
+    validate_params(attrs.evolve(default_params(), **change))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rebalance_time_of_day_s": DAY_S}, f"^rebalance_time_of_day_s must be in \\[0, {DAY_S}\\)"),
+        ({"rebalance_time_of_day_s": -1}, "^rebalance_time_of_day_s must be in"),
+        (
+            {"rebalance_time_of_day_s": 0, "rebalance_interval_s": 7 * 3_600},
+            "^rebalance_interval_s must divide a day or be whole days .* got 25200$",
+        ),
+        (
+            {"rebalance_time_of_day_s": 0, "rebalance_interval_s": DAY_S + 3_600},
+            "^rebalance_interval_s must divide a day",
+        ),
+        ({"recentering_speed_wad": 0}, r"^recentering_speed must be in \(0, 1\] as WAD, got 0$"),
+        ({"recentering_speed_wad": WAD + 1}, "^recentering_speed must be in"),
+        ({"twap_cooldown_s": DAY_S + 1}, f"^twap_cooldown_s must be in \\[0, {DAY_S}\\], got {DAY_S + 1}$"),
+        ({"twap_cooldown_s": -1}, "^twap_cooldown_s must be in"),
+    ],
+)
+def test_the_rebalancing_parameters_are_refused_beyond_their_edges_naming_them(change, message):
+    with pytest.raises(InvalidParameters, match=message):
+        validate_params(attrs.evolve(default_params(), **change))
+
+
+def test_a_patch_names_only_parameters_each_once_and_minus_one_unpins():
+    pinned = attrs.evolve(default_params(), rebalance_time_of_day_s=120)
+    with pytest.raises(InvalidParameters, match=r"^no such parameter: bogus, nope$"):
+        patched(pinned, (("nope", 1), ("mint_fee_bps", 1), ("bogus", 2)))
+    with pytest.raises(InvalidParameters, match=r"^a parameter is set twice"):
+        patched(pinned, (("mint_fee_bps", 1), ("mint_fee_bps", 2)))
+    assert (
+        patched(pinned, (("rebalance_time_of_day_s", TIME_OF_DAY_UNPINNED),)).rebalance_time_of_day_s is None
+    )
+    assert patched(pinned, (("rebalance_time_of_day_s", 0),)).rebalance_time_of_day_s == 0
+    assert patched(pinned, ()) == pinned
+    assert patched(pinned, (("mint_fee_bps", 7),)) == attrs.evolve(pinned, mint_fee_bps=7)
+    assert params_changes((("b", 2), ("a", 1))) == (("a", 1), ("b", 2))
