@@ -120,7 +120,10 @@ def run_mutmut(label: str, names: list[str], max_children: int) -> float:
     logs.mkdir(parents=True, exist_ok=True)
     retrace_if_the_sources_changed()
     drop_stale_copies()
-    fingerprint = sources_fingerprint()
+    # mutmut's map is now of these sources, or (deleted above, or never made) will be
+    # traced on them first: recorded now, so that a run stopped midway keeps its map.
+    TRACED.parent.mkdir(parents=True, exist_ok=True)
+    TRACED.write_text(sources_fingerprint())
     started = time.monotonic()
     with (logs / f"{label}.log").open("w") as log:
         result = subprocess.run(  # noqa: S603 - our own interpreter and script
@@ -130,8 +133,6 @@ def run_mutmut(label: str, names: list[str], max_children: int) -> float:
         )  # fmt: skip
     if result.returncode != 0:
         print(f"mutmut failed on {label} (exit {result.returncode}); see mutants/logs/{label}.log")
-    elif (WORK / "mutmut-stats.json").exists():
-        TRACED.write_text(fingerprint)  # the map now covers these sources
     return time.monotonic() - started
 
 
