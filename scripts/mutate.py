@@ -266,7 +266,7 @@ def main() -> int:
         names = [
             m.name
             for m in read_results(modules)
-            if (m.status == "survived" and not is_explained(m, equivalents))
+            if (m.status in {"survived", "no tests"} and not is_explained(m, equivalents))
             or (args.resume and m.status == "not checked")
         ]
         label = "resume" if args.resume else "survivors"
