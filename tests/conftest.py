@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile(
@@ -28,5 +28,9 @@ settings.register_profile(
     database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+    # No shrinking: a mutant is killed by its first failing example. Shrinking it would only
+    # make the failure readable, minutes a mutant for a state machine (mutmut then counted
+    # the slowest as timeouts).
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
