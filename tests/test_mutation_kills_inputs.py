@@ -197,6 +197,19 @@ def test_the_price_of_recorded_rounds_is_the_index_of_each_components_median():
     assert candidate_price(components, book, NOW + 3_571, 3_600, 2) is None
 
 
+@pytest.mark.parametrize("more", ["BTC", "ETH"])
+def test_a_candidate_is_backed_by_the_fewest_fresh_reporters_of_any_component(more):
+    # reporters_min is the weakest quorum behind the price, whichever component has fewer
+    # fresh reporters (a `max`, or keeping the first component's count, overstates it).
+    components = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
+    rounds = [("r1", NOW - 30, (("BTC", BTC), ("ETH", ETH))), ("r2", NOW - 20, (("BTC", BTC), ("ETH", ETH)))]
+    rounds.append(("r3", NOW - 10, ((more, BTC if more == "BTC" else ETH),)))
+    candidate = candidate_price(components, book_of(*rounds), NOW, 3_600, 1)
+    assert candidate is not None
+    assert candidate.reporters_min == 2
+    assert candidate.observed_at == NOW - 30
+
+
 # --- domain.params.check_time ----------------------------------------------------------------
 
 
@@ -570,6 +583,15 @@ def test_the_rebalancing_parameters_are_accepted_at_their_edges(change):
 def test_the_rebalancing_parameters_are_refused_beyond_their_edges_naming_them(change, message):
     with pytest.raises(InvalidParameters, match=message):
         validate_params(attrs.evolve(default_params(), **change))
+
+
+@pytest.mark.parametrize("interval", [0, -DAY_S])
+def test_a_pinned_schedule_with_no_interval_is_refused_as_invalid_parameters_not_a_crash(interval):
+    # The day-divides check skips an interval <= 0 (its own bound refuses it): testing
+    # `DAY_S % 0` would crash the decision with ZeroDivisionError instead of naming the field.
+    params = attrs.evolve(default_params(), rebalance_time_of_day_s=0, rebalance_interval_s=interval)
+    with pytest.raises(InvalidParameters, match=r"^rebalance_interval_s must be in"):
+        validate_params(params)
 
 
 def test_a_patch_names_only_parameters_each_once_and_minus_one_unpins():
