@@ -135,6 +135,10 @@ def test_the_smallest_positive_price_one_wei_is_accepted():
 
 
 def test_a_round_needs_a_price_a_valid_reporter_and_symbols_and_no_future_observation():
+    # Against domain.oracle.check_round mutmut_1..6 (the reporter or symbol checked as None,
+    # `if prices`, `observed_at >= now`, `seen = None`, `symbol not in seen`) and 13..17 (the
+    # book read with None/no default, `or`/`is None` in the order check): each refuses a
+    # valid round or crashes on one.
     with pytest.raises(InvalidPriceReport, match="at least one price"):
         check_round({}, "r1", NOW, (), NOW)
     with pytest.raises(InvalidPriceReport, match="in the future"):
@@ -151,8 +155,9 @@ def test_a_round_needs_a_price_a_valid_reporter_and_symbols_and_no_future_observ
 
 def test_a_recorded_round_is_each_symbols_report_of_its_reporter_exactly():
     # Against domain.oracle.with_round: `Report(None, ...)` (mutmut_10), `Report(..., None,
-    # ...)` (mutmut_11) and a report of `None` (mutmut_9): the book keeps who reported what,
-    # observed when.
+    # ...)` (mutmut_11), a report of `None` (mutmut_9), and the rest of its family
+    # (mutmut_1..4, 6..8, 12..16: the book, a symbol's reports or a report's field as None
+    # or left out): the book keeps who reported what, observed when.
     book = with_round({}, "r1", NOW - 5, (("BTC", BTC), ("ETH", ETH)))
     assert book == {
         "BTC": {"r1": Report("r1", BTC, NOW - 5)},
@@ -197,6 +202,19 @@ def test_the_price_of_recorded_rounds_is_the_index_of_each_components_median():
     assert candidate_price(components, book, NOW + 3_571, 3_600, 2) is None
 
 
+@pytest.mark.parametrize("more", ["BTC", "ETH"])
+def test_a_candidate_is_backed_by_the_fewest_fresh_reporters_of_any_component(more):
+    # reporters_min is the weakest quorum behind the price, whichever component has fewer
+    # fresh reporters (a `max`, or keeping the first component's count, overstates it).
+    components = (Component("BTC", WAD // 100), Component("ETH", WAD // 10))
+    rounds = [("r1", NOW - 30, (("BTC", BTC), ("ETH", ETH))), ("r2", NOW - 20, (("BTC", BTC), ("ETH", ETH)))]
+    rounds.append(("r3", NOW - 10, ((more, BTC if more == "BTC" else ETH),)))
+    candidate = candidate_price(components, book_of(*rounds), NOW, 3_600, 1)
+    assert candidate is not None
+    assert candidate.reporters_min == 2
+    assert candidate.observed_at == NOW - 30
+
+
 # --- domain.params.check_time ----------------------------------------------------------------
 
 
@@ -209,6 +227,7 @@ def test_every_time_from_the_epoch_to_time_max_is_accepted(value):
 
 @pytest.mark.parametrize("value", [-1, -NOW, TIME_MAX_S + 1, TIMESTAMP_MAX_S])
 def test_a_time_before_the_epoch_or_after_time_max_is_refused_naming_the_field(value):
+    # Against domain.params.check_time mutmut_1 (`if 0 <= value <= TIME_MAX_S`).
     with pytest.raises(InvalidArgument, match=f"^now must be between .* got {value}$"):
         check_time(value, "now")
 
@@ -241,7 +260,9 @@ TIME_FIELDS = ("launched_at", "accrued_at", "next_rebalance_at", "price_observed
 def test_a_state_time_beyond_the_last_timestamp_is_out_of_range_naming_its_field(field):
     # Against domain.validation.state_out_of_range mutmut_17..24 (each field's key as
     # "XX<field>XX" or upper case: the message would name no field of the state) and
-    # mutmut_28 (`value < TIMESTAMP_MAX_S` refuses the last second 9999-12-31T23:59:59Z).
+    # mutmut_28 (`value < TIMESTAMP_MAX_S` refuses the last second 9999-12-31T23:59:59Z);
+    # also mutmut_16 (`times = None`), 25 (`if 0 <= value <= ...`), 26, 27 (`1 <=`, `0 <`
+    # refuse a time of 0, e.g. price_observed_at before any price).
     state = launched().product
     assert state_out_of_range(state, state) is None
     for in_range in (0, TIMESTAMP_MAX_S):  # 0: e.g. price_observed_at before any price
@@ -258,7 +279,9 @@ def test_a_state_time_beyond_the_last_timestamp_is_out_of_range_naming_its_field
 def test_a_changed_parameter_out_of_its_bounds_is_out_of_range_naming_it(name):
     # Against domain.validation.state_out_of_range: `state.params == before.params`
     # (mutmut_3) judges only unchanged parameters, `problem = None` (mutmut_4) none, and
-    # `out_of_bounds(None, ...)` (mutmut_5) names no parameter.
+    # `out_of_bounds(None, ...)` (mutmut_5) names no parameter; also mutmut_1, 2 (`and`,
+    # `before is not None`) and 6..15 (out_of_bounds given None or too few arguments,
+    # `problem is None`).
     state = launched().product
     bound = PARAM_BOUNDS[name]
     for value in (bound.low - 1, bound.high + 1):
@@ -287,6 +310,8 @@ def test_parameters_a_command_did_not_change_are_not_judged_again():
 
 
 def test_a_quoted_value_is_its_repr_up_to_echo_max_characters_then_cut_with_its_length():
+    # Against domain.validation.shown mutmut_1 (`len(value) < ECHO_MAX` cuts a value of
+    # exactly ECHO_MAX characters) and mutmut_2 (`repr(None)` echoes None, not the value).
     assert shown("x" * ECHO_MAX) == repr("x" * ECHO_MAX)
     assert shown("x" * (ECHO_MAX + 1)) == f"{'x' * ECHO_MAX!r}... ({ECHO_MAX + 1} characters)"
     assert shown("a'b") == repr("a'b")
@@ -294,6 +319,8 @@ def test_a_quoted_value_is_its_repr_up_to_echo_max_characters_then_cut_with_its_
 
 @pytest.mark.parametrize("request_id", ["a", "!", "~", "x" * REQUEST_ID_MAX_LEN, "req-1/2:3"])
 def test_a_client_request_id_of_1_to_128_visible_characters_without_a_mark_is_accepted(request_id):
+    # Against domain.validation.check_client_request_id mutmut_1 (`if fullmatch(...)`,
+    # refusing exactly the valid ids) and mutmut_2 (matching None: a crash).
     check_client_request_id(request_id)
 
 
@@ -570,6 +597,15 @@ def test_the_rebalancing_parameters_are_accepted_at_their_edges(change):
 def test_the_rebalancing_parameters_are_refused_beyond_their_edges_naming_them(change, message):
     with pytest.raises(InvalidParameters, match=message):
         validate_params(attrs.evolve(default_params(), **change))
+
+
+@pytest.mark.parametrize("interval", [0, -DAY_S])
+def test_a_pinned_schedule_with_no_interval_is_refused_as_invalid_parameters_not_a_crash(interval):
+    # The day-divides check skips an interval <= 0 (its own bound refuses it): testing
+    # `DAY_S % 0` would crash the decision with ZeroDivisionError instead of naming the field.
+    params = attrs.evolve(default_params(), rebalance_time_of_day_s=0, rebalance_interval_s=interval)
+    with pytest.raises(InvalidParameters, match=r"^rebalance_interval_s must be in"):
+        validate_params(params)
 
 
 def test_a_patch_names_only_parameters_each_once_and_minus_one_unpins():
