@@ -11,18 +11,21 @@ import pytest
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import Draft
-from domain.fixedpoint import WAD
-from domain.model import ProductState, RebalanceReason
+from domain.fixedpoint import BPS, WAD, value_up
+from domain.model import MARKET, VAULT, ProductState, RebalanceReason
 from domain.params import default_params
 from domain.rebalancing import (
     BAND_MARGIN_WAD,
+    is_a_trade,
     next_keeper_due,
+    quote_rebalance_for,
     rebalance,
     rebalance_goal_wad,
     rebalance_reason,
     ripcord_can_restore,
 )
 from domain.valuation import current_leverage_wad
+from domain.vault_math import RebalanceQuote
 from tests.support import DEFAULT_PRICES, USDC, minted
 
 DAY = 86_400
@@ -59,6 +62,14 @@ def test_the_ripcord_restores_a_vault_whatever_the_cap_on_trades():
     assert not trade.capped
     assert trade.notional > params.max_trade_notional
     assert _magnitude(draft.state) <= params.ripcord_leverage_wad
+    # A band trade of the same product is a TWAP chunk of max_trade_notional.
+    within = attrs.evolve(state, index_price_wad=1_040 * WAD)  # +15 %: past the band only
+    assert rebalance_reason(within, state.accrued_at) is RebalanceReason.BAND
+    draft = Draft(within)
+    rebalance(draft, state.accrued_at, RebalanceReason.BAND)
+    chunk = only(ev.Rebalanced, draft.events)
+    assert chunk.capped
+    assert chunk.notional <= params.max_trade_notional
 
 
 # domain.rebalancing._continuation_trades: `RebalanceReason.CONTINUATION` → None (the
@@ -230,3 +241,120 @@ def test_a_vault_without_equity_aims_at_the_target():
         wiped = _at_leverage(1_000, 0, params=speed_params)
         assert current_leverage_wad(wiped) is None
         assert rebalance_goal_wad(wiped, RebalanceReason.BAND) == WAD
+
+
+# --- rebalancing: dust vaults and what a trade records -----------------------------------
+
+ODD_PRICE = 128_571_428_571_428_571_441  # an index price whose values round at every step
+
+
+def _dust(decimals: int, cost_bps: int, price_wad: int, debt_units_wad: int, equity: int) -> ProductState:
+    """A minted product whose vault owes ``debt_units_wad`` and holds ``equity`` base units."""
+    state = minted().product
+    params = attrs.evolve(state.params, collateral_decimals=decimals, execution_cost_bps=cost_bps)
+    debt = value_up(debt_units_wad, price_wad, decimals)
+    vault = attrs.evolve(state.vault, cash=debt + equity, debt_units_wad=debt_units_wad)
+    return attrs.evolve(state, params=params, vault=vault, index_price_wad=price_wad)
+
+
+def _rebalanced(state: ProductState, reason: RebalanceReason) -> tuple[list[ev.Event], ProductState]:
+    draft = Draft(state)
+    rebalance(draft, state.accrued_at, reason)
+    return draft.events, draft.state
+
+
+# domain.rebalancing.quote_rebalance_for: `overshoots and reason is not RIPCORD` → `reason is
+# RIPCORD`, `equity_after <= 0` → `< 0`, and `leverage < -ripcord` → `<=`, survived: no test
+# rebalanced a dust vault for the band. A band or scheduled trade never leaves the vault
+# past the ripcord nor without equity (it is not made then); one that lands exactly on the
+# ripcord's leverage is made.
+@pytest.mark.parametrize(
+    ("vault", "made"),
+    [
+        ((0, 0, ODD_PRICE, 10**12, 2), False),  # its rounding would overshoot past the ripcord
+        ((0, 10, ODD_PRICE, 10**16, 1), False),  # it would leave no equity
+        ((0, 0, ODD_PRICE, 10**12, 3), True),  # it lands exactly on the ripcord's leverage
+    ],
+)
+def test_a_band_trade_never_leaves_a_dust_vault_past_the_ripcord_or_without_equity(vault, made):
+    state = _dust(*vault)
+    for reason in (RebalanceReason.BAND, RebalanceReason.SCHEDULE):
+        events, after = _rebalanced(state, reason)
+        assert bool(events) == made
+        assert (quote_rebalance_for(state, reason) is not None) == made
+        if made:
+            assert -current_leverage_wad(after) == state.params.ripcord_leverage_wad
+
+
+# domain.rebalancing.rebalance: the ripcord's dust rule `0 if reason is RIPCORD else
+# execution_cost_bps` → `1 if …`, `… and False`, and domain.rebalancing.quote_rebalance_for:
+# `equity_after <= 0` → `<= 1`, survived. The ripcord trades even dust whose cost rounds up
+# to more than it fixes, and a trade that leaves a single base unit of equity restores too.
+@pytest.mark.parametrize(
+    "vault",
+    [
+        (0, 10, 900 * WAD, 7 * 10**15, 3),  # a buy-back of 4 base units: its cost rounds up to 1
+        (0, 10, ODD_PRICE, 7 * 10**19, 10),  # it leaves 1 base unit of equity, at target
+    ],
+)
+def test_the_ripcord_restores_a_dust_vault_whenever_its_trade_can(vault):
+    state = _dust(*vault)
+    ripcord = state.params.ripcord_leverage_wad
+    assert -current_leverage_wad(state) > ripcord
+    assert ripcord_can_restore(state)
+    events, after = _rebalanced(state, RebalanceReason.RIPCORD)
+    only(ev.Rebalanced, events)
+    assert -current_leverage_wad(after) <= ripcord
+
+
+# domain.rebalancing.is_a_trade: `units_wad == 0` → `== 1`, `notional * cost_bps >= BPS` →
+# `>` or `/`, survived. A quote of no units is never a trade; any unit is one when the trade
+# costs nothing; with a cost, a trade is made once its exact cost reaches one base unit.
+def test_a_quote_is_a_trade_once_it_moves_a_unit_and_its_cost_reaches_a_base_unit():
+    def quote(units: int, notional: int) -> RebalanceQuote:
+        return RebalanceQuote("sell", units, notional, 0, False, 0, 0)
+
+    assert not is_a_trade(None, 0)
+    assert not is_a_trade(quote(0, 0), 0)
+    assert not is_a_trade(quote(0, 5_000), 10)
+    assert is_a_trade(quote(1, 0), 0)
+    assert is_a_trade(quote(1, 1_000), 10)  # costs exactly 1 base unit
+    assert not is_a_trade(quote(1, 999), 10)
+    assert is_a_trade(quote(1, 1), BPS)
+
+
+# domain.rebalancing.rebalance: the movements of a trade (`quote.side == "sell"` → `!=`,
+# `movements += (cost,)` → `=` or `-=`, an account or amount dropped) survived. A rebalance
+# trades with the market: a sale brings its proceeds into the vault, a purchase pays the
+# market, the cost goes to the market; together they are the vault's change of cash.
+@pytest.mark.parametrize(("debt", "side"), [(600, "sell"), (1_400, "buy")])
+def test_a_rebalance_records_its_trade_and_cost_as_movements_with_the_market(debt, side):
+    state = _at_leverage(debt, 1_000)
+    events, after = _rebalanced(state, RebalanceReason.BAND)
+    trade = only(ev.Rebalanced, events)
+    assert trade.side == side
+    assert trade.execution_cost > 0
+    flow = (MARKET, VAULT) if side == "sell" else (VAULT, MARKET)
+    assert (trade.movements[0].source, trade.movements[0].destination) == flow
+    assert trade.movements[0].amount == trade.notional
+    assert (trade.movements[1].source, trade.movements[1].destination) == (VAULT, MARKET)
+    assert trade.movements[1].amount == trade.execution_cost
+    assert trade.leverage_before_wad == current_leverage_wad(state)
+    assert trade.leverage_after_wad == current_leverage_wad(after)
+    net = sum(m.amount if m.destination == VAULT else -m.amount for m in trade.movements)
+    assert after.vault.cash - state.vault.cash == net == trade.cash_after - state.vault.cash
+
+
+# domain.rebalancing.rebalance: the dust rule `0 if reason is RIPCORD else execution_cost_bps`
+# → `0 if … or True` survived. After a mint leverage is off target by a base unit's
+# rounding: a scheduled reset does not trade that dust (its cost, a whole base unit, would
+# exceed what it fixes) and records nothing.
+def test_a_reset_does_not_trade_the_dust_a_mint_leaves_off_target():
+    state = minted(1_000 * USDC).product
+    assert _magnitude(state) != WAD
+    quote = quote_rebalance_for(state, RebalanceReason.SCHEDULE)
+    assert quote is not None
+    assert quote.units_wad > 0
+    assert quote.notional * state.params.execution_cost_bps < BPS
+    events, _ = _rebalanced(state, RebalanceReason.SCHEDULE)
+    assert events == []
