@@ -11,8 +11,9 @@ import pytest
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import Draft
+from domain.errors import InvalidArgument
 from domain.fixedpoint import BPS, WAD, value_up
-from domain.model import MARKET, VAULT, ProductState, RebalanceReason
+from domain.model import MARKET, VAULT, Component, ProductState, RebalanceReason, Report
 from domain.params import default_params
 from domain.rebalancing import (
     BAND_MARGIN_WAD,
@@ -26,7 +27,7 @@ from domain.rebalancing import (
 )
 from domain.valuation import current_leverage_wad
 from domain.vault_math import RebalanceQuote
-from tests.support import DEFAULT_PRICES, USDC, minted
+from tests.support import DEFAULT_PRICES, USDC, Scenario, launched, minted
 
 DAY = 86_400
 HOUR = 3_600
@@ -358,3 +359,102 @@ def test_a_reset_does_not_trade_the_dust_a_mint_leaves_off_target():
     assert quote.notional * state.params.execution_cost_bps < BPS
     events, _ = _rebalanced(state, RebalanceReason.SCHEDULE)
     assert events == []
+
+
+# --- decide_admin: reconstitution ---------------------------------------------------------
+
+BTC_SOL = (Component("BTC", WAD), Component("SOL", WAD))
+SOL_PRICE = 150 * WAD
+
+
+def _oracle(*reports: tuple[str, int, int]) -> tuple[tuple[str, tuple[Report, ...]], ...]:
+    """The node's oracle book for a reconstitution: (symbol, price, observed_at) per symbol."""
+    return tuple((symbol, (Report("r1", price, at),)) for symbol, price, at in reports)
+
+
+def _reconstitute(scenario: Scenario, components, *reports: tuple[str, int, int]) -> ev.IndexReconstituted:
+    events = scenario.run(cmd.ReconstituteIndex(components, oracle_reports=_oracle(*reports)))
+    return only(ev.IndexReconstituted, events)
+
+
+# domain.decide_admin._new_symbol_prices: `price_wad <= 0 or observed_at > now` → `and`,
+# `price_wad < 0` or `<= 1`, survived. An oracle report handed to a reconstitution must be a
+# price (positive: one wei is a price) observed by now, whichever way it fails.
+@pytest.mark.parametrize(
+    ("price", "late"), [(0, 0), (-WAD, 0), (SOL_PRICE, 1), (0, 1)], ids=["zero", "negative", "future", "both"]
+)
+def test_a_reconstitution_refuses_an_oracle_report_that_is_not_a_price_observed_by_now(price, late):
+    scenario = minted()
+    before = scenario.product
+    oracle = _oracle(("SOL", price, scenario.now + late))
+    with pytest.raises(InvalidArgument, match="an oracle report of SOL is not a valid price"):
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle))
+    assert scenario.product == before
+
+
+# (the same mutant `price_wad <= 1`): one wei is a price.
+def test_a_new_symbol_may_be_priced_at_one_wei():
+    scenario = launched(components=(Component("X", WAD),), prices={"X": WAD})  # index 1.0
+    # One wei of a new symbol Y next to one unit of X: Y's share is a wei's worth of the index.
+    components = (Component("X", WAD), Component("Y", WAD))
+    event = _reconstitute(scenario, components, ("Y", 1, scenario.now))
+    assert dict(event.component_prices)["Y"] == 1
+
+
+# domain.decide_admin.decide_reconstitute: `any(c.quantity_wad <= 0 …)` → `<= 1` survived.
+# A component scaled down to a single wei is still a component: only zero is refused.
+def test_a_component_scaled_down_to_one_wei_is_kept():
+    scenario = launched(components=(Component("X", WAD),), prices={"X": WAD})  # index 1.0
+    # Y at 10^36 (WAD²): one index's worth of it is exactly one wei.
+    components = (Component("Y", WAD),)
+    event = _reconstitute(scenario, components, ("Y", WAD * WAD, scenario.now))
+    assert event.components == (Component("Y", 1),)
+    assert event.index_price_after_wad == WAD
+
+
+# domain.decide_admin._new_symbol_prices: `used += […]` → `used = […]`, and
+# `observed_at >= now - max_oracle_age_s` → `>`, survived. The reports that priced the new
+# symbols join the book, every new symbol's, including a report exactly max_oracle_age_s old
+# (still fresh, so it counted in the price).
+def test_a_reconstitution_records_every_report_that_priced_a_new_symbol():
+    scenario = minted()
+    now, age = scenario.now, default_params().max_oracle_age_s
+    components = (*BTC_SOL, Component("AVAX", WAD))
+    event = _reconstitute(scenario, components, ("SOL", SOL_PRICE, now - age), ("AVAX", 30 * WAD, now))
+    assert set(event.new_symbol_reports) == {
+        ("SOL", Report("r1", SOL_PRICE, now - age)),
+        ("AVAX", Report("r1", 30 * WAD, now)),
+    }
+    assert set(scenario.product.reports) == {"BTC", "SOL", "AVAX"}
+
+
+# domain.decide_admin.decide_reconstitute: the event's `at=now`, `previous_components=…` and
+# `observed_at=min([...])` (dropped, None, or `max`) survived. A reconstitution records when
+# it happened, the index it replaced, and a price as old as its oldest part: a new symbol
+# priced by an older report makes the index's price older, and so stale sooner.
+def test_a_reconstitution_records_its_time_the_index_it_replaced_and_the_oldest_price():
+    scenario = minted()
+    scenario.advance(600)
+    scenario.report_all({"BTC": 60_000 * WAD, "ETH": 3_000 * WAD})  # a fresh price, observed now
+    previous, now = scenario.product.components, scenario.now
+    event = _reconstitute(scenario, BTC_SOL, ("SOL", SOL_PRICE, now - 300))
+    assert event.at == now
+    assert event.previous_components == previous
+    assert event.observed_at == now - 300
+    assert scenario.product.price_observed_at == now - 300
+    # Reported newer than the index's price, the new symbol leaves its time unchanged.
+    scenario = minted()
+    scenario.advance(60)
+    event = _reconstitute(scenario, BTC_SOL, ("SOL", SOL_PRICE, scenario.now))
+    assert event.observed_at == scenario.now - 60 == scenario.product.price_observed_at
+
+
+# --- decide_admin: settlement -------------------------------------------------------------
+
+
+# domain.decide_admin.decide_settle: `settle(draft, now, "admin wind-down")` → None or another
+# text survived. A settlement records why it happened: an admin's wind-down says so.
+def test_an_admin_settlement_records_it_was_a_wind_down():
+    scenario = minted()
+    settled = only(ev.Settled, scenario.run(cmd.SettleProduct()))
+    assert settled.reason == "admin wind-down"
