@@ -5,13 +5,16 @@ through (named in a comment above it). They drive the public decisions and funct
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import attrs
 import pytest
 
 from domain import commands as cmd
 from domain import events as ev
 from domain.draft import Draft
-from domain.errors import InvalidArgument
+from domain.errors import InvalidArgument, PriceUnavailable
 from domain.fixedpoint import BPS, WAD, value_up
 from domain.model import MARKET, VAULT, Component, ProductState, RebalanceReason, Report
 from domain.params import default_params
@@ -27,7 +30,7 @@ from domain.rebalancing import (
 )
 from domain.valuation import current_leverage_wad
 from domain.vault_math import RebalanceQuote
-from tests.support import DEFAULT_PRICES, USDC, Scenario, launched, minted
+from tests.support import DEFAULT_COMPONENTS, DEFAULT_PRICES, USDC, Scenario, launched, minted
 
 DAY = 86_400
 HOUR = 3_600
@@ -458,3 +461,70 @@ def test_an_admin_settlement_records_it_was_a_wind_down():
     scenario = minted()
     settled = only(ev.Settled, scenario.run(cmd.SettleProduct()))
     assert settled.reason == "admin wind-down"
+
+
+# --- decide_admin: resolving a halt -------------------------------------------------------
+
+THREE = (Component("BTC", WAD // 100), Component("ETH", WAD // 10), Component("SOL", WAD))
+THREE_PRICES = {"BTC": 60_000 * WAD, "ETH": 3_000 * WAD, "SOL": 150 * WAD}
+
+
+def _tripped(components=THREE, prices=THREE_PRICES) -> Scenario:
+    """A minted product halted by a BTC report half as high again (a move past max_price_move)."""
+    scenario = minted(components=components, prices=prices)
+    scenario.run(cmd.ReportPrice("BTC", 90_000 * WAD, scenario.now, "r1"))
+    assert scenario.product.halted
+    return scenario
+
+
+# domain.decide_admin.decide_resolve_halt: the refusal's detail (`', '.join(missing)` →
+# `'XX, XX'`, and the text of " (too few fresh reports)", or either branch always taken)
+# survived. An admin told no to an acceptance learns why: the components not reported since
+# the trip, all of them, or that the reports since are too few or stale.
+def test_an_admin_acceptance_refused_says_which_components_are_missing_or_that_reports_are_stale():
+    scenario = _tripped()
+    with pytest.raises(PriceUnavailable, match=r"\(not reported since: ETH, SOL\); wait for them"):
+        scenario.run(cmd.ResolveHalt(accept=True))
+    for symbol in ("ETH", "SOL"):
+        scenario.run(cmd.ReportPrice(symbol, THREE_PRICES[symbol], scenario.now, "r1"))
+    scenario.advance(default_params().max_oracle_age_s + 1)  # every report since the trip stale
+    with pytest.raises(PriceUnavailable, match=r"oracle_quorum=1 \(too few fresh reports\); wait for them"):
+        scenario.run(cmd.ResolveHalt(accept=True))
+
+
+# domain.decide_admin.decide_resolve_halt: the accepted price's `previous_index_price_wad`,
+# `move_wad` and `observed_at` survived. An admin's acceptance records the move it accepts
+# from the last accepted index, and a price as old as the oldest report it is made of.
+def test_an_admin_acceptance_records_the_move_it_accepts_and_the_age_of_its_reports():
+    scenario = _tripped(DEFAULT_COMPONENTS, DEFAULT_PRICES)
+    before, tripped_at = scenario.product, scenario.now
+    scenario.advance(60)
+    scenario.run(cmd.ReportPrice("ETH", 3_000 * WAD, scenario.now, "r1"))
+    events = scenario.run(cmd.ResolveHalt(accept=True))
+    resolved = only(ev.HaltResolved, events)
+    assert (resolved.at, resolved.accepted, resolved.resolved_by) == (scenario.now, True, "admin")
+    assert resolved.pending == before.pending_price
+    accepted = only(ev.PriceAccepted, events)
+    assert accepted.at == scenario.now
+    assert accepted.previous_index_price_wad == before.index_price_wad
+    assert accepted.index_price_wad == before.pending_price.index_price_wad
+    move = Fraction(accepted.index_price_wad - before.index_price_wad, before.index_price_wad)
+    assert accepted.move_wad == math.ceil(move * WAD)  # a third, rounded up
+    assert accepted.component_prices == before.pending_price.component_prices
+    assert accepted.observed_at == tripped_at
+    assert scenario.product.price_observed_at == tripped_at
+
+
+# domain.decide_admin.decide_resolve_halt: `… if command.accept else None` → `if
+# command.accept or True` survived. An admin who rejects a move keeps the last accepted index,
+# even when every component has been reported since the trip.
+def test_an_admin_rejection_keeps_the_last_index_though_every_component_was_reported_since():
+    scenario = _tripped(DEFAULT_COMPONENTS, DEFAULT_PRICES)
+    before = scenario.product
+    scenario.run(cmd.ReportPrice("ETH", 3_000 * WAD, scenario.now, "r1"))
+    events = scenario.run(cmd.ResolveHalt(accept=False))
+    assert [type(e) for e in events] == [ev.HaltResolved]
+    assert (scenario.product.index_price_wad, scenario.product.component_prices) == (
+        before.index_price_wad,
+        before.component_prices,
+    )
