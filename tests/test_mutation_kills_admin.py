@@ -528,3 +528,25 @@ def test_an_admin_rejection_keeps_the_last_index_though_every_component_was_repo
         before.index_price_wad,
         before.component_prices,
     )
+
+
+# --- evolve: token balances -----------------------------------------------------------------
+
+
+# domain.evolve._add_tokens: `if balance == 0: pop` → `== 1`, and `delta == 0` → `== 1`,
+# survived where no test moved a single token base unit. Every base unit of a token moves
+# (one is not dust to the ledger of holders), and a holder whose balance reaches zero is no
+# longer listed (one left with a base unit still is).
+def test_a_single_token_base_unit_moves_and_an_emptied_holder_is_no_longer_listed():
+    scenario = minted()
+    alice = scenario.product.balance_of("alice")
+    scenario.run(cmd.Transfer("alice", "bob", 1))
+    assert (scenario.product.balance_of("alice"), scenario.product.balances["bob"]) == (alice - 1, 1)
+    scenario.run(cmd.Transfer("alice", "bob", alice - 2))
+    assert scenario.product.balances["alice"] == 1
+    scenario.run(cmd.Transfer("alice", "carol", 1))
+    assert "alice" not in scenario.product.balances
+    assert scenario.product.balances["carol"] == 1
+    scenario.run(cmd.Transfer("bob", "alice", alice - 1))
+    assert "bob" not in scenario.product.balances
+    assert scenario.product.balances["alice"] == alice - 1
