@@ -13,6 +13,7 @@ import pytest
 
 from domain import commands as cmd
 from domain import events as ev
+from domain.accrual import FUNDING_DENOMINATOR
 from domain.draft import Draft
 from domain.errors import InvalidArgument, PriceUnavailable
 from domain.fixedpoint import BPS, WAD, value_up
@@ -28,7 +29,7 @@ from domain.rebalancing import (
     rebalance_reason,
     ripcord_can_restore,
 )
-from domain.valuation import current_leverage_wad
+from domain.valuation import current_leverage_wad, debt_value
 from domain.vault_math import RebalanceQuote
 from tests.support import DEFAULT_COMPONENTS, DEFAULT_PRICES, USDC, Scenario, launched, minted
 
@@ -550,3 +551,48 @@ def test_a_single_token_base_unit_moves_and_an_emptied_holder_is_no_longer_liste
     scenario.run(cmd.Transfer("bob", "alice", alice - 1))
     assert "bob" not in scenario.product.balances
     assert scenario.product.balances["alice"] == alice - 1
+
+
+# --- draft: accruals that move nothing ------------------------------------------------------
+
+
+# domain.draft._accrual_inputs: `debt_value(state) if state.index_price_wad else 0` → `… and
+# False` (the notional ignored), domain.draft.Draft.emit: the flush of a pending accrual
+# (`!=` → `==`, the accrual or the state after it lost), and Draft.defer_accrual dropping
+# it, survived. Funding accrues on the notional of each period: an accrual that moved no
+# base unit yet is written before a price changes the notional it was computed on, so that
+# funding over the whole time is exact to the wei-year.
+def test_funding_accrues_on_the_notional_of_each_period_even_when_a_period_moved_nothing():
+    params = attrs.evolve(default_params(), streaming_fee_bps=0)
+    scenario = minted(1_000 * USDC, params=params)
+    rate = WAD // 100  # 1 %/yr: a second of it on 1 000 dollars is far below one base unit
+    scenario.run(cmd.ReportFundingRate(rate))
+    start, notional = scenario.product.accrued_at, debt_value(scenario.product)
+    scenario.advance(1)
+    events = scenario.run(cmd.ReportPrice("BTC", 63_000 * WAD, scenario.now, "r1"))
+    assert [type(e) for e in events] == [ev.PriceReported, ev.Accrued, ev.PriceAccepted]
+    first = only(ev.Accrued, events)
+    assert (first.accrued_from, first.at, first.debt_notional, first.funding_paid) == (
+        start,
+        start + 1,
+        notional,
+        0,
+    )
+    moved_at, moved = scenario.now, debt_value(scenario.product)
+    assert moved != notional
+    scenario.advance(DAY)
+    second = only(ev.Accrued, scenario.run(cmd.Tick()))
+    assert (second.accrued_from, second.debt_notional) == (moved_at, moved)
+    exact = notional * rate * 1 + moved * rate * DAY
+    assert second.funding_paid * FUNDING_DENOMINATOR + second.funding_carry == exact
+
+
+# domain.draft._accrual_inputs: `… else 0` → `else 1` survived. Before its first price a
+# product has no debt to value: the accrual that its first price follows moved nothing and
+# is not written.
+def test_the_first_price_of_a_product_writes_no_empty_accrual():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-1", DEFAULT_COMPONENTS, default_params()))
+    scenario.advance(60)
+    events = scenario.report_all(DEFAULT_PRICES)
+    assert [type(e) for e in events] == [ev.PriceReported, ev.PriceReported, ev.PriceAccepted]
