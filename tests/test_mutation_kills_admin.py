@@ -5,25 +5,33 @@ through (named in a comment above it). They drive the public decisions and funct
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import attrs
 import pytest
 
 from domain import commands as cmd
 from domain import events as ev
+from domain.accrual import FUNDING_DENOMINATOR
 from domain.draft import Draft
-from domain.fixedpoint import WAD
-from domain.model import ProductState, RebalanceReason
+from domain.errors import InvalidArgument, PriceUnavailable
+from domain.fixedpoint import BPS, WAD, value_up
+from domain.model import MARKET, VAULT, Component, ProductState, RebalanceReason, Report
 from domain.params import default_params
 from domain.rebalancing import (
     BAND_MARGIN_WAD,
+    is_a_trade,
     next_keeper_due,
+    quote_rebalance_for,
     rebalance,
     rebalance_goal_wad,
     rebalance_reason,
     ripcord_can_restore,
 )
-from domain.valuation import current_leverage_wad
-from tests.support import DEFAULT_PRICES, USDC, minted
+from domain.valuation import current_leverage_wad, debt_value
+from domain.vault_math import RebalanceQuote
+from tests.support import DEFAULT_COMPONENTS, DEFAULT_PRICES, USDC, Scenario, launched, minted
 
 DAY = 86_400
 HOUR = 3_600
@@ -59,6 +67,14 @@ def test_the_ripcord_restores_a_vault_whatever_the_cap_on_trades():
     assert not trade.capped
     assert trade.notional > params.max_trade_notional
     assert _magnitude(draft.state) <= params.ripcord_leverage_wad
+    # A band trade of the same product is a TWAP chunk of max_trade_notional.
+    within = attrs.evolve(state, index_price_wad=1_040 * WAD)  # +15 %: past the band only
+    assert rebalance_reason(within, state.accrued_at) is RebalanceReason.BAND
+    draft = Draft(within)
+    rebalance(draft, state.accrued_at, RebalanceReason.BAND)
+    chunk = only(ev.Rebalanced, draft.events)
+    assert chunk.capped
+    assert chunk.notional <= params.max_trade_notional
 
 
 # domain.rebalancing._continuation_trades: `RebalanceReason.CONTINUATION` → None (the
@@ -230,3 +246,353 @@ def test_a_vault_without_equity_aims_at_the_target():
         wiped = _at_leverage(1_000, 0, params=speed_params)
         assert current_leverage_wad(wiped) is None
         assert rebalance_goal_wad(wiped, RebalanceReason.BAND) == WAD
+
+
+# --- rebalancing: dust vaults and what a trade records -----------------------------------
+
+ODD_PRICE = 128_571_428_571_428_571_441  # an index price whose values round at every step
+
+
+def _dust(decimals: int, cost_bps: int, price_wad: int, debt_units_wad: int, equity: int) -> ProductState:
+    """A minted product whose vault owes ``debt_units_wad`` and holds ``equity`` base units."""
+    state = minted().product
+    params = attrs.evolve(state.params, collateral_decimals=decimals, execution_cost_bps=cost_bps)
+    debt = value_up(debt_units_wad, price_wad, decimals)
+    vault = attrs.evolve(state.vault, cash=debt + equity, debt_units_wad=debt_units_wad)
+    return attrs.evolve(state, params=params, vault=vault, index_price_wad=price_wad)
+
+
+def _rebalanced(state: ProductState, reason: RebalanceReason) -> tuple[list[ev.Event], ProductState]:
+    draft = Draft(state)
+    rebalance(draft, state.accrued_at, reason)
+    return draft.events, draft.state
+
+
+# domain.rebalancing.quote_rebalance_for: `overshoots and reason is not RIPCORD` → `reason is
+# RIPCORD`, `equity_after <= 0` → `< 0`, and `leverage < -ripcord` → `<=`, survived: no test
+# rebalanced a dust vault for the band. A band or scheduled trade never leaves the vault
+# past the ripcord nor without equity (it is not made then); one that lands exactly on the
+# ripcord's leverage is made.
+@pytest.mark.parametrize(
+    ("vault", "made"),
+    [
+        ((0, 0, ODD_PRICE, 10**12, 2), False),  # its rounding would overshoot past the ripcord
+        ((0, 10, ODD_PRICE, 10**16, 1), False),  # it would leave no equity
+        ((0, 0, ODD_PRICE, 10**12, 3), True),  # it lands exactly on the ripcord's leverage
+    ],
+)
+def test_a_band_trade_never_leaves_a_dust_vault_past_the_ripcord_or_without_equity(vault, made):
+    state = _dust(*vault)
+    for reason in (RebalanceReason.BAND, RebalanceReason.SCHEDULE):
+        events, after = _rebalanced(state, reason)
+        assert bool(events) == made
+        assert (quote_rebalance_for(state, reason) is not None) == made
+        if made:
+            assert -current_leverage_wad(after) == state.params.ripcord_leverage_wad
+
+
+# domain.rebalancing.rebalance: the ripcord's dust rule `0 if reason is RIPCORD else
+# execution_cost_bps` → `1 if …`, `… and False`, and domain.rebalancing.quote_rebalance_for:
+# `equity_after <= 0` → `<= 1`, survived. The ripcord trades even dust whose cost rounds up
+# to more than it fixes, and a trade that leaves a single base unit of equity restores too.
+@pytest.mark.parametrize(
+    "vault",
+    [
+        (0, 10, 900 * WAD, 7 * 10**15, 3),  # a buy-back of 4 base units: its cost rounds up to 1
+        (0, 10, ODD_PRICE, 7 * 10**19, 10),  # it leaves 1 base unit of equity, at target
+    ],
+)
+def test_the_ripcord_restores_a_dust_vault_whenever_its_trade_can(vault):
+    state = _dust(*vault)
+    ripcord = state.params.ripcord_leverage_wad
+    assert -current_leverage_wad(state) > ripcord
+    assert ripcord_can_restore(state)
+    events, after = _rebalanced(state, RebalanceReason.RIPCORD)
+    only(ev.Rebalanced, events)
+    assert -current_leverage_wad(after) <= ripcord
+
+
+# domain.rebalancing.is_a_trade: `units_wad == 0` → `== 1`, `notional * cost_bps >= BPS` →
+# `>` or `/`, survived. A quote of no units is never a trade; any unit is one when the trade
+# costs nothing; with a cost, a trade is made once its exact cost reaches one base unit.
+def test_a_quote_is_a_trade_once_it_moves_a_unit_and_its_cost_reaches_a_base_unit():
+    def quote(units: int, notional: int) -> RebalanceQuote:
+        return RebalanceQuote("sell", units, notional, 0, False, 0, 0)
+
+    assert not is_a_trade(None, 0)
+    assert not is_a_trade(quote(0, 0), 0)
+    assert not is_a_trade(quote(0, 5_000), 10)
+    assert is_a_trade(quote(1, 0), 0)
+    assert is_a_trade(quote(1, 1_000), 10)  # costs exactly 1 base unit
+    assert not is_a_trade(quote(1, 999), 10)
+    assert is_a_trade(quote(1, 1), BPS)
+
+
+# domain.rebalancing.rebalance: the movements of a trade (`quote.side == "sell"` → `!=`,
+# `movements += (cost,)` → `=` or `-=`, an account or amount dropped) survived. A rebalance
+# trades with the market: a sale brings its proceeds into the vault, a purchase pays the
+# market, the cost goes to the market; together they are the vault's change of cash.
+@pytest.mark.parametrize(("debt", "side"), [(600, "sell"), (1_400, "buy")])
+def test_a_rebalance_records_its_trade_and_cost_as_movements_with_the_market(debt, side):
+    state = _at_leverage(debt, 1_000)
+    events, after = _rebalanced(state, RebalanceReason.BAND)
+    trade = only(ev.Rebalanced, events)
+    assert trade.side == side
+    assert trade.execution_cost > 0
+    flow = (MARKET, VAULT) if side == "sell" else (VAULT, MARKET)
+    assert (trade.movements[0].source, trade.movements[0].destination) == flow
+    assert trade.movements[0].amount == trade.notional
+    assert (trade.movements[1].source, trade.movements[1].destination) == (VAULT, MARKET)
+    assert trade.movements[1].amount == trade.execution_cost
+    assert trade.leverage_before_wad == current_leverage_wad(state)
+    assert trade.leverage_after_wad == current_leverage_wad(after)
+    net = sum(m.amount if m.destination == VAULT else -m.amount for m in trade.movements)
+    assert after.vault.cash - state.vault.cash == net == trade.cash_after - state.vault.cash
+
+
+# domain.rebalancing.rebalance: the dust rule `0 if reason is RIPCORD else execution_cost_bps`
+# → `0 if … or True` survived. After a mint leverage is off target by a base unit's
+# rounding: a scheduled reset does not trade that dust (its cost, a whole base unit, would
+# exceed what it fixes) and records nothing.
+def test_a_reset_does_not_trade_the_dust_a_mint_leaves_off_target():
+    state = minted(1_000 * USDC).product
+    assert _magnitude(state) != WAD
+    quote = quote_rebalance_for(state, RebalanceReason.SCHEDULE)
+    assert quote is not None
+    assert quote.units_wad > 0
+    assert quote.notional * state.params.execution_cost_bps < BPS
+    events, _ = _rebalanced(state, RebalanceReason.SCHEDULE)
+    assert events == []
+
+
+# --- decide_admin: reconstitution ---------------------------------------------------------
+
+BTC_SOL = (Component("BTC", WAD), Component("SOL", WAD))
+SOL_PRICE = 150 * WAD
+
+
+def _oracle(*reports: tuple[str, int, int]) -> tuple[tuple[str, tuple[Report, ...]], ...]:
+    """The node's oracle book for a reconstitution: (symbol, price, observed_at) per symbol."""
+    return tuple((symbol, (Report("r1", price, at),)) for symbol, price, at in reports)
+
+
+def _reconstitute(scenario: Scenario, components, *reports: tuple[str, int, int]) -> ev.IndexReconstituted:
+    events = scenario.run(cmd.ReconstituteIndex(components, oracle_reports=_oracle(*reports)))
+    return only(ev.IndexReconstituted, events)
+
+
+# domain.decide_admin._new_symbol_prices: `price_wad <= 0 or observed_at > now` → `and`,
+# `price_wad < 0` or `<= 1`, survived. An oracle report handed to a reconstitution must be a
+# price (positive: one wei is a price) observed by now, whichever way it fails.
+@pytest.mark.parametrize(
+    ("price", "late"), [(0, 0), (-WAD, 0), (SOL_PRICE, 1), (0, 1)], ids=["zero", "negative", "future", "both"]
+)
+def test_a_reconstitution_refuses_an_oracle_report_that_is_not_a_price_observed_by_now(price, late):
+    scenario = minted()
+    before = scenario.product
+    oracle = _oracle(("SOL", price, scenario.now + late))
+    with pytest.raises(InvalidArgument, match="an oracle report of SOL is not a valid price"):
+        scenario.run(cmd.ReconstituteIndex(BTC_SOL, oracle_reports=oracle))
+    assert scenario.product == before
+
+
+# (the same mutant `price_wad <= 1`): one wei is a price.
+def test_a_new_symbol_may_be_priced_at_one_wei():
+    scenario = launched(components=(Component("X", WAD),), prices={"X": WAD})  # index 1.0
+    # One wei of a new symbol Y next to one unit of X: Y's share is a wei's worth of the index.
+    components = (Component("X", WAD), Component("Y", WAD))
+    event = _reconstitute(scenario, components, ("Y", 1, scenario.now))
+    assert dict(event.component_prices)["Y"] == 1
+
+
+# domain.decide_admin.decide_reconstitute: `any(c.quantity_wad <= 0 …)` → `<= 1` survived.
+# A component scaled down to a single wei is still a component: only zero is refused.
+def test_a_component_scaled_down_to_one_wei_is_kept():
+    scenario = launched(components=(Component("X", WAD),), prices={"X": WAD})  # index 1.0
+    # Y at 10^36 (WAD²): one index's worth of it is exactly one wei.
+    components = (Component("Y", WAD),)
+    event = _reconstitute(scenario, components, ("Y", WAD * WAD, scenario.now))
+    assert event.components == (Component("Y", 1),)
+    assert event.index_price_after_wad == WAD
+
+
+# domain.decide_admin._new_symbol_prices: `used += […]` → `used = […]`, and
+# `observed_at >= now - max_oracle_age_s` → `>`, survived. The reports that priced the new
+# symbols join the book, every new symbol's, including a report exactly max_oracle_age_s old
+# (still fresh, so it counted in the price).
+def test_a_reconstitution_records_every_report_that_priced_a_new_symbol():
+    scenario = minted()
+    now, age = scenario.now, default_params().max_oracle_age_s
+    components = (*BTC_SOL, Component("AVAX", WAD))
+    event = _reconstitute(scenario, components, ("SOL", SOL_PRICE, now - age), ("AVAX", 30 * WAD, now))
+    assert set(event.new_symbol_reports) == {
+        ("SOL", Report("r1", SOL_PRICE, now - age)),
+        ("AVAX", Report("r1", 30 * WAD, now)),
+    }
+    assert set(scenario.product.reports) == {"BTC", "SOL", "AVAX"}
+
+
+# domain.decide_admin.decide_reconstitute: the event's `at=now`, `previous_components=…` and
+# `observed_at=min([...])` (dropped, None, or `max`) survived. A reconstitution records when
+# it happened, the index it replaced, and a price as old as its oldest part: a new symbol
+# priced by an older report makes the index's price older, and so stale sooner.
+def test_a_reconstitution_records_its_time_the_index_it_replaced_and_the_oldest_price():
+    scenario = minted()
+    scenario.advance(600)
+    scenario.report_all({"BTC": 60_000 * WAD, "ETH": 3_000 * WAD})  # a fresh price, observed now
+    previous, now = scenario.product.components, scenario.now
+    event = _reconstitute(scenario, BTC_SOL, ("SOL", SOL_PRICE, now - 300))
+    assert event.at == now
+    assert event.previous_components == previous
+    assert event.observed_at == now - 300
+    assert scenario.product.price_observed_at == now - 300
+    # Reported newer than the index's price, the new symbol leaves its time unchanged.
+    scenario = minted()
+    scenario.advance(60)
+    event = _reconstitute(scenario, BTC_SOL, ("SOL", SOL_PRICE, scenario.now))
+    assert event.observed_at == scenario.now - 60 == scenario.product.price_observed_at
+
+
+# --- decide_admin: settlement -------------------------------------------------------------
+
+
+# domain.decide_admin.decide_settle: `settle(draft, now, "admin wind-down")` → None or another
+# text survived. A settlement records why it happened: an admin's wind-down says so.
+def test_an_admin_settlement_records_it_was_a_wind_down():
+    scenario = minted()
+    settled = only(ev.Settled, scenario.run(cmd.SettleProduct()))
+    assert settled.reason == "admin wind-down"
+
+
+# --- decide_admin: resolving a halt -------------------------------------------------------
+
+THREE = (Component("BTC", WAD // 100), Component("ETH", WAD // 10), Component("SOL", WAD))
+THREE_PRICES = {"BTC": 60_000 * WAD, "ETH": 3_000 * WAD, "SOL": 150 * WAD}
+
+
+def _tripped(components=THREE, prices=THREE_PRICES) -> Scenario:
+    """A minted product halted by a BTC report half as high again (a move past max_price_move)."""
+    scenario = minted(components=components, prices=prices)
+    scenario.run(cmd.ReportPrice("BTC", 90_000 * WAD, scenario.now, "r1"))
+    assert scenario.product.halted
+    return scenario
+
+
+# domain.decide_admin.decide_resolve_halt: the refusal's detail (`', '.join(missing)` →
+# `'XX, XX'`, and the text of " (too few fresh reports)", or either branch always taken)
+# survived. An admin told no to an acceptance learns why: the components not reported since
+# the trip, all of them, or that the reports since are too few or stale.
+def test_an_admin_acceptance_refused_says_which_components_are_missing_or_that_reports_are_stale():
+    scenario = _tripped()
+    with pytest.raises(PriceUnavailable, match=r"\(not reported since: ETH, SOL\); wait for them"):
+        scenario.run(cmd.ResolveHalt(accept=True))
+    for symbol in ("ETH", "SOL"):
+        scenario.run(cmd.ReportPrice(symbol, THREE_PRICES[symbol], scenario.now, "r1"))
+    scenario.advance(default_params().max_oracle_age_s + 1)  # every report since the trip stale
+    with pytest.raises(PriceUnavailable, match=r"oracle_quorum=1 \(too few fresh reports\); wait for them"):
+        scenario.run(cmd.ResolveHalt(accept=True))
+
+
+# domain.decide_admin.decide_resolve_halt: the accepted price's `previous_index_price_wad`,
+# `move_wad` and `observed_at` survived. An admin's acceptance records the move it accepts
+# from the last accepted index, and a price as old as the oldest report it is made of.
+def test_an_admin_acceptance_records_the_move_it_accepts_and_the_age_of_its_reports():
+    scenario = _tripped(DEFAULT_COMPONENTS, DEFAULT_PRICES)
+    before, tripped_at = scenario.product, scenario.now
+    scenario.advance(60)
+    scenario.run(cmd.ReportPrice("ETH", 3_000 * WAD, scenario.now, "r1"))
+    events = scenario.run(cmd.ResolveHalt(accept=True))
+    resolved = only(ev.HaltResolved, events)
+    assert (resolved.at, resolved.accepted, resolved.resolved_by) == (scenario.now, True, "admin")
+    assert resolved.pending == before.pending_price
+    accepted = only(ev.PriceAccepted, events)
+    assert accepted.at == scenario.now
+    assert accepted.previous_index_price_wad == before.index_price_wad
+    assert accepted.index_price_wad == before.pending_price.index_price_wad
+    move = Fraction(accepted.index_price_wad - before.index_price_wad, before.index_price_wad)
+    assert accepted.move_wad == math.ceil(move * WAD)  # a third, rounded up
+    assert accepted.component_prices == before.pending_price.component_prices
+    assert accepted.observed_at == tripped_at
+    assert scenario.product.price_observed_at == tripped_at
+
+
+# domain.decide_admin.decide_resolve_halt: `… if command.accept else None` → `if
+# command.accept or True` survived. An admin who rejects a move keeps the last accepted index,
+# even when every component has been reported since the trip.
+def test_an_admin_rejection_keeps_the_last_index_though_every_component_was_reported_since():
+    scenario = _tripped(DEFAULT_COMPONENTS, DEFAULT_PRICES)
+    before = scenario.product
+    scenario.run(cmd.ReportPrice("ETH", 3_000 * WAD, scenario.now, "r1"))
+    events = scenario.run(cmd.ResolveHalt(accept=False))
+    assert [type(e) for e in events] == [ev.HaltResolved]
+    assert (scenario.product.index_price_wad, scenario.product.component_prices) == (
+        before.index_price_wad,
+        before.component_prices,
+    )
+
+
+# --- evolve: token balances -----------------------------------------------------------------
+
+
+# domain.evolve._add_tokens: `if balance == 0: pop` → `== 1`, and `delta == 0` → `== 1`,
+# survived where no test moved a single token base unit. Every base unit of a token moves
+# (one is not dust to the ledger of holders), and a holder whose balance reaches zero is no
+# longer listed (one left with a base unit still is).
+def test_a_single_token_base_unit_moves_and_an_emptied_holder_is_no_longer_listed():
+    scenario = minted()
+    alice = scenario.product.balance_of("alice")
+    scenario.run(cmd.Transfer("alice", "bob", 1))
+    assert (scenario.product.balance_of("alice"), scenario.product.balances["bob"]) == (alice - 1, 1)
+    scenario.run(cmd.Transfer("alice", "bob", alice - 2))
+    assert scenario.product.balances["alice"] == 1
+    scenario.run(cmd.Transfer("alice", "carol", 1))
+    assert "alice" not in scenario.product.balances
+    assert scenario.product.balances["carol"] == 1
+    scenario.run(cmd.Transfer("bob", "alice", alice - 1))
+    assert "bob" not in scenario.product.balances
+    assert scenario.product.balances["alice"] == alice - 1
+
+
+# --- draft: accruals that move nothing ------------------------------------------------------
+
+
+# domain.draft._accrual_inputs: `debt_value(state) if state.index_price_wad else 0` → `… and
+# False` (the notional ignored), domain.draft.Draft.emit: the flush of a pending accrual
+# (`!=` → `==`, the accrual or the state after it lost), and Draft.defer_accrual dropping
+# it, survived. Funding accrues on the notional of each period: an accrual that moved no
+# base unit yet is written before a price changes the notional it was computed on, so that
+# funding over the whole time is exact to the wei-year.
+def test_funding_accrues_on_the_notional_of_each_period_even_when_a_period_moved_nothing():
+    params = attrs.evolve(default_params(), streaming_fee_bps=0)
+    scenario = minted(1_000 * USDC, params=params)
+    rate = WAD // 100  # 1 %/yr: a second of it on 1 000 dollars is far below one base unit
+    scenario.run(cmd.ReportFundingRate(rate))
+    start, notional = scenario.product.accrued_at, debt_value(scenario.product)
+    scenario.advance(1)
+    events = scenario.run(cmd.ReportPrice("BTC", 63_000 * WAD, scenario.now, "r1"))
+    assert [type(e) for e in events] == [ev.PriceReported, ev.Accrued, ev.PriceAccepted]
+    first = only(ev.Accrued, events)
+    assert (first.accrued_from, first.at, first.debt_notional, first.funding_paid) == (
+        start,
+        start + 1,
+        notional,
+        0,
+    )
+    moved_at, moved = scenario.now, debt_value(scenario.product)
+    assert moved != notional
+    scenario.advance(DAY)
+    second = only(ev.Accrued, scenario.run(cmd.Tick()))
+    assert (second.accrued_from, second.debt_notional) == (moved_at, moved)
+    exact = notional * rate * 1 + moved * rate * DAY
+    assert second.funding_paid * FUNDING_DENOMINATOR + second.funding_carry == exact
+
+
+# domain.draft._accrual_inputs: `… else 0` → `else 1` survived. Before its first price a
+# product has no debt to value: the accrual that its first price follows moved nothing and
+# is not written.
+def test_the_first_price_of_a_product_writes_no_empty_accrual():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-1", DEFAULT_COMPONENTS, default_params()))
+    scenario.advance(60)
+    events = scenario.report_all(DEFAULT_PRICES)
+    assert [type(e) for e in events] == [ev.PriceReported, ev.PriceReported, ev.PriceAccepted]
