@@ -18,7 +18,16 @@ from domain.errors import InvalidArgument, InvalidPriceReport
 from domain.fixedpoint import WAD
 from domain.model import Component, PendingPrice, Report, Status
 from domain.params import default_params
-from tests.support import BTC_WAD, DEFAULT_PRICES, ETH_WAD, USDC, Scenario, launched, minted
+from tests.support import (
+    BTC_WAD,
+    DEFAULT_COMPONENTS,
+    DEFAULT_PRICES,
+    ETH_WAD,
+    USDC,
+    Scenario,
+    launched,
+    minted,
+)
 
 SPIKE_BTC = 90_000 * WAD  # BTC 60 000 -> 90 000: the index 900 -> 1 200, a move of one third
 MAX_MOVE = default_params().max_price_move_wad  # 20 %
@@ -96,7 +105,7 @@ def test_a_round_of_no_component_names_every_symbol_it_reported():
 # -> `_accepted(now, None, ...)`; against _accepted: `previous_index_price_wad=None`.
 def test_the_first_accepted_price_moves_from_no_price_by_nothing():
     scenario = Scenario()
-    scenario.run(cmd.LaunchProduct("IIT-1", launched().product.components, default_params()))
+    scenario.run(cmd.LaunchProduct("IIT-1", DEFAULT_COMPONENTS, default_params()))
     events = scenario.report_all(DEFAULT_PRICES)
     accepted = only(ev.PriceAccepted, events)
     assert (accepted.index_price_wad, accepted.previous_index_price_wad, accepted.move_wad) == (
@@ -142,6 +151,17 @@ def test_a_trip_records_the_pending_index_the_last_accepted_one_the_limit_and_th
         tripping_reports=(("BTC", Report("r1", SPIKE_BTC, scenario.now)),),
     )
     assert scenario.product.pending_price == trip.pending
+
+
+# Against _judge: `if move > params.max_price_move_wad` -> `>=` (a move of exactly the
+# maximum would trip the breaker and the trip be dismissed at once by the same report: the
+# same index in the end, but a halt that never was in the log).
+def test_a_move_of_exactly_the_maximum_is_accepted_without_tripping_the_breaker():
+    scenario = launched()  # index 900 = 0.01 × 60 000 + 0.1 × 3 000; +20 % is 1 080
+    scenario.advance(60)
+    events = report(scenario, "BTC", 78_000 * WAD)  # 0.01 × 78 000 + 300 = 1 080
+    assert [type(e) for e in events] == [ev.PriceReported, ev.PriceAccepted]
+    assert only(ev.PriceAccepted, events).move_wad == MAX_MOVE
 
 
 # Dismissal of a trip by the reports ---------------------------------------------------------------
