@@ -660,3 +660,12 @@ def test_a_trade_records_the_goal_of_its_own_reason():
     twap = _at_leverage(1_100, 1_000, params=params, rebalance_pending=True, rebalance_goal_wad=goal)
     events, _ = _rebalanced(twap, RebalanceReason.CONTINUATION)
     assert only(ev.Rebalanced, events).goal_leverage_wad == -goal
+
+
+# domain.evolve.evolve: the launched state's `product_id=event.product_id` and
+# `launched_at=event.at` (→ None) must not go unnoticed. A launched product knows its id
+# and when it was launched.
+def test_a_launched_product_knows_its_id_and_when_it_was_launched():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-7", DEFAULT_COMPONENTS, default_params()))
+    assert (scenario.product.product_id, scenario.product.launched_at) == ("IIT-7", scenario.now)
