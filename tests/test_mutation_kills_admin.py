@@ -17,7 +17,16 @@ from domain.accrual import FUNDING_DENOMINATOR
 from domain.draft import Draft
 from domain.errors import InvalidArgument, PriceUnavailable
 from domain.fixedpoint import BPS, WAD, value_up
-from domain.model import MARKET, VAULT, Component, ProductState, RebalanceReason, Report
+from domain.model import (
+    LENDER,
+    MARKET,
+    TREASURY_HOLDER,
+    VAULT,
+    Component,
+    ProductState,
+    RebalanceReason,
+    Report,
+)
 from domain.params import default_params
 from domain.rebalancing import (
     BAND_MARGIN_WAD,
@@ -170,6 +179,10 @@ def test_a_reset_is_due_at_its_moment_on_the_price_observed_then():
     # A newer price than the moment's, the one before it fresh at the moment: not run late.
     newer = attrs.evolve(state, price_observed_at=moment + 1)
     assert rebalance_reason(newer, moment + 1) is None
+    # Two intervals on, not run since: the latest moment is the one that counts.
+    latest = moment + 2 * DAY
+    state = attrs.evolve(state, price_observed_at=latest, previous_price_observed_at=latest - 60)
+    assert rebalance_reason(state, latest + 5) is RebalanceReason.SCHEDULE
 
 
 # --- rebalancing: the schedule ----------------------------------------------------------
@@ -344,6 +357,8 @@ def test_a_rebalance_records_its_trade_and_cost_as_movements_with_the_market(deb
     assert trade.movements[0].amount == trade.notional
     assert (trade.movements[1].source, trade.movements[1].destination) == (VAULT, MARKET)
     assert trade.movements[1].amount == trade.execution_cost
+    assert (trade.at, trade.price_wad) == (state.accrued_at, state.index_price_wad)
+    assert abs(trade.debt_units_after_wad - state.vault.debt_units_wad) == trade.units_wad > 0
     assert trade.leverage_before_wad == current_leverage_wad(state)
     assert trade.leverage_after_wad == current_leverage_wad(after)
     net = sum(m.amount if m.destination == VAULT else -m.amount for m in trade.movements)
@@ -596,3 +611,61 @@ def test_the_first_price_of_a_product_writes_no_empty_accrual():
     scenario.advance(60)
     events = scenario.report_all(DEFAULT_PRICES)
     assert [type(e) for e in events] == [ev.PriceReported, ev.PriceReported, ev.PriceAccepted]
+
+
+# --- evolve: the ledger; decide_admin: fee claims ------------------------------------------
+
+
+# domain.evolve.apply_movements: a movement's debit or credit with its sign flipped, or an
+# account first seen starting at 1, must not go unnoticed. The ledger is double entry: its
+# accounts sum to zero after every decision, and the vault's account is the vault's cash.
+def test_the_ledger_is_double_entry_and_its_vault_account_is_the_vaults_cash():
+    scenario = minted(1_000 * USDC)
+    scenario.run(cmd.ReportFundingRate(WAD // 10))
+    scenario.advance(DAY)
+    scenario.report_all({"BTC": 66_000 * WAD, "ETH": 3_300 * WAD})  # +10 %: out of the band
+    scenario.run(cmd.Tick())
+    scenario.run(cmd.Redeem("alice", scenario.product.balance_of("alice") // 3, 0))
+    scenario.run(cmd.Mint("bob", 123 * USDC, 0))
+    kinds = {type(e) for decision in scenario.decisions for e in decision}
+    assert {ev.Minted, ev.Accrued, ev.Rebalanced, ev.Redeemed} <= kinds
+    ledger = scenario.product.ledger
+    assert sum(ledger.values()) == 0
+    assert ledger[VAULT] == scenario.product.vault.cash
+    assert ledger["holder:alice"] < 0 < ledger[LENDER]
+
+
+# domain.decide_admin.decide_claim_fees: `treasury_after=treasury - command.token_amount` → `+`
+# or None must not go unnoticed. A claim records what the treasury holds after it.
+def test_a_fee_claim_records_what_the_treasury_holds_after_it():
+    scenario = minted()
+    scenario.advance(30 * DAY)
+    scenario.run(cmd.Tick())
+    treasury = scenario.product.balance_of(TREASURY_HOLDER)
+    assert treasury > 0
+    claimed = only(ev.FeesClaimed, scenario.run(cmd.ClaimFees("dao", treasury // 3)))
+    assert claimed.treasury_after == treasury - treasury // 3 == scenario.product.balance_of(TREASURY_HOLDER)
+    assert scenario.product.balance_of("dao") == treasury // 3
+
+
+# domain.rebalancing.rebalance: `goal = rebalance_goal_wad(state, reason)` → `(state, None)`
+# survived. A trade records the goal of its own reason: the ripcord's is the target, a TWAP
+# chunk's the goal of the trade it continues, whatever the recentering speed.
+def test_a_trade_records_the_goal_of_its_own_reason():
+    params = attrs.evolve(default_params(), recentering_speed_wad=WAD // 10)
+    past = _at_leverage(1_600, 1_000, params=params)
+    events, _ = _rebalanced(past, RebalanceReason.RIPCORD)
+    assert only(ev.Rebalanced, events).goal_leverage_wad == -WAD
+    goal = 95 * WAD // 100
+    twap = _at_leverage(1_100, 1_000, params=params, rebalance_pending=True, rebalance_goal_wad=goal)
+    events, _ = _rebalanced(twap, RebalanceReason.CONTINUATION)
+    assert only(ev.Rebalanced, events).goal_leverage_wad == -goal
+
+
+# domain.evolve.evolve: the launched state's `product_id=event.product_id` and
+# `launched_at=event.at` (→ None) must not go unnoticed. A launched product knows its id
+# and when it was launched.
+def test_a_launched_product_knows_its_id_and_when_it_was_launched():
+    scenario = Scenario()
+    scenario.run(cmd.LaunchProduct("IIT-7", DEFAULT_COMPONENTS, default_params()))
+    assert (scenario.product.product_id, scenario.product.launched_at) == ("IIT-7", scenario.now)
