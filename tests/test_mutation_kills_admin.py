@@ -14,8 +14,10 @@ import pytest
 from domain import commands as cmd
 from domain import events as ev
 from domain.accrual import FUNDING_DENOMINATOR
+from domain.decide import decide_and_apply
 from domain.draft import Draft
 from domain.errors import InvalidArgument, PriceUnavailable
+from domain.evolve import evolve_all
 from domain.fixedpoint import BPS, WAD, value_up
 from domain.model import (
     LENDER,
@@ -669,3 +671,14 @@ def test_a_launched_product_knows_its_id_and_when_it_was_launched():
     scenario = Scenario()
     scenario.run(cmd.LaunchProduct("IIT-7", DEFAULT_COMPONENTS, default_params()))
     assert (scenario.product.product_id, scenario.product.launched_at) == ("IIT-7", scenario.now)
+
+
+# domain.decide_admin.decide_launch: `Draft(evolve(None, launched), [launched])` →
+# `Draft(None, [launched])`. The writer keeps the state a decision hands it (it does not
+# apply the events again): a launch must hand it the launched product.
+def test_a_launch_hands_the_writer_the_state_its_event_makes():
+    launch = cmd.LaunchProduct("IIT-9", DEFAULT_COMPONENTS, default_params())
+    draft = decide_and_apply(None, launch, 1_700_000_000)
+    assert draft.state is not None
+    assert draft.state == evolve_all(None, draft.events)
+    assert (draft.state.product_id, draft.state.launched_at) == ("IIT-9", 1_700_000_000)

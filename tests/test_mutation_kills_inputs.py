@@ -621,3 +621,27 @@ def test_a_patch_names_only_parameters_each_once_and_minus_one_unpins():
     assert patched(pinned, ()) == pinned
     assert patched(pinned, (("mint_fee_bps", 7),)) == attrs.evolve(pinned, mint_fee_bps=7)
     assert params_changes((("b", 2), ("a", 1))) == (("a", 1), ("b", 2))
+
+
+# domain.params.validate_params: `0 < max_price_move_wad < WAD` → `<= WAD`, and
+# `0 < band_low_wad` → `1 < band_low_wad`. The circuit breaker's limit is a fraction of the
+# price strictly below one (a move of 100 % would let a price fall to zero unchecked), and
+# the band's low edge may be as low as one WAD unit. (A move near 100 % also breaks the
+# launch rule ripcord × move × (1 + cost) < 1; the refusal names the first bound broken.)
+def test_a_max_price_move_of_a_whole_price_is_refused_naming_its_own_bound():
+    with pytest.raises(InvalidParameters, match=r"^max_price_move must be in \(0, 1\)"):
+        validate_params(attrs.evolve(default_params(), max_price_move_wad=WAD))
+
+
+def test_a_band_low_edge_of_one_wad_unit_is_accepted_and_zero_is_not():
+    validate_params(attrs.evolve(default_params(), band_low_wad=1))
+    with pytest.raises(InvalidParameters, match=r"^band_low must be in"):
+        validate_params(attrs.evolve(default_params(), band_low_wad=0))
+
+
+# domain.validation.check_holder_id: its default field name "holder_id" → "XXholder_idXX"
+# or "HOLDER_ID". A bad or reserved holder id names the field a client sent.
+@pytest.mark.parametrize("bad", ["", "a b", "treasury"])
+def test_a_bad_holder_id_is_refused_naming_the_holder_id_field(bad):
+    with pytest.raises(InvalidArgument, match=r"^holder_id "):
+        check_holder_id(bad)
