@@ -1,0 +1,332 @@
+"""Laws judged exactly at their boundaries (SPEC §4), written against surviving mutants of
+``invariants``: each law holds and names itself when nothing is broken, reports ``ok`` as
+``False`` and says exactly why when it fails, and draws its line at the exact value its
+docstring states (a mutant moving a ``<`` to ``<=`` or a ``0`` to ``1`` changes a verdict).
+
+States and events are the healthy logs of ``tests.test_invariants_catch``, surgically edited."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from domain import events as ev
+from domain.evolve import evolve
+from invariants.log import check_log
+from invariants.transition import (
+    TRANSITION_INVARIANTS,
+    lifecycle_respected,
+    no_dilution,
+    no_free_money,
+    reconstitution_continuous,
+    rounding_favours_vault,
+    settlement_recorded,
+    treasury_moves_only_by_claim,
+)
+from tests.test_invariants_catch import (
+    BREAKS,
+    LAW,
+    LOGS,
+    _args,
+    _cash,
+    _claimed,
+    _edited,
+    _in_status,
+    _last,
+    _reconstitution,
+    _rounding_bound,
+    _trading,
+    _transitions,
+    _unsettled_after_settlement,
+    _vault,
+    _wind_down,
+)
+
+
+def _holds(verdict, law) -> None:
+    assert verdict.ok is True
+    assert verdict.invariant == law.__name__
+
+
+def _fails(verdict, law, detail: str) -> None:
+    assert verdict.ok is False
+    assert verdict.invariant == law.__name__
+    assert verdict.detail == detail
+
+
+# --- a law that holds names itself -------------------------------------------------------
+
+
+# Mutants: invariants.transition.* `return holds(name)` -> `return holds(None)` on every path a
+# healthy log reaches (lifecycle_respected 5/36, no_dilution 7/10/32, no_free_money 5/55,
+# reconstitution_continuous 5/23, rounding_favours_vault 5, settlement_recorded 7/59,
+# treasury_moves_only_by_claim 5/28/36).
+@pytest.mark.parametrize("log", sorted(LOGS))
+def test_every_transition_law_holds_on_a_healthy_log_and_names_itself(log: str):
+    for step in _transitions(LOGS[log]()):
+        for law in TRANSITION_INVARIANTS:
+            _holds(law(*step), law)
+
+
+# Mutant: invariants.verdict.violated `ok=False` -> `ok=None` (falsy, but not the verdict False).
+@pytest.mark.parametrize("broken", BREAKS, ids=lambda b: f"{b.law}: {b.case}")
+def test_a_broken_law_reports_ok_false(broken):
+    assert LAW[broken.law](*_args(broken)).ok is False
+
+
+# --- lifecycle_respected: exact words ------------------------------------------------------
+
+
+# Mutants: invariants.transition.lifecycle_respected 12 and 34 (messages wrapped in XX...XX).
+def test_lifecycle_says_exactly_which_lifecycle_rule_broke():
+    _fails(
+        lifecycle_respected(*_unsettled_after_settlement()),
+        lifecycle_respected,
+        "a settled product became unsettled",
+    )
+    early = _in_status(_wind_down, ev.SettlementRedeemed, settled=False)()
+    _fails(lifecycle_respected(*early), lifecycle_respected, "settlement redemption before settlement")
+
+
+# --- no_dilution at one token of supply ----------------------------------------------------
+
+
+def _mint_step(before_vault: dict, after_vault: dict, **event_changes) -> tuple:
+    before, event, after = _last(_trading(), ev.Minted)
+    return (
+        _vault(before, **before_vault),
+        attrs.evolve(event, **event_changes),
+        _vault(after, **after_vault),
+    )
+
+
+def _redeem_step(before_vault: dict, after_vault: dict, **event_changes) -> tuple:
+    before, event, after = _last(_trading(), ev.Redeemed)
+    return (
+        _vault(before, **before_vault),
+        attrs.evolve(event, **event_changes),
+        _vault(after, **after_vault),
+    )
+
+
+# Mutant: invariants.transition.no_dilution 9 (`before.vault.supply == 0` -> `== 1`): a vault of
+# one token is judged like any other.
+def test_no_dilution_guards_a_vault_of_a_single_token():
+    step = _mint_step(
+        {"cash": 100, "debt_units_wad": 0, "supply": 1}, {"cash": 100, "debt_units_wad": 0, "supply": 2}
+    )
+    _fails(no_dilution(*step), no_dilution, "Minted of bob lowered NAV per token: equity 100/1 -> 100/2")
+
+
+# Mutant: invariants.transition.no_dilution 22 (`after.vault.supply == 0` -> `== 1`): a redemption
+# leaving a single token is judged; 23 (`holds(name)` -> `holds(None)`) when it leaves none.
+def test_no_dilution_judges_a_redemption_down_to_one_token_and_not_one_down_to_none():
+    leaving_one = _redeem_step(
+        {"cash": 100, "debt_units_wad": 0, "supply": 2}, {"cash": 10, "debt_units_wad": 0, "supply": 1}
+    )
+    _fails(
+        no_dilution(*leaving_one), no_dilution, "Redeemed of bob lowered NAV per token: equity 100/2 -> 10/1"
+    )
+    leaving_none = _redeem_step(
+        {"cash": 100, "debt_units_wad": 0, "supply": 2}, {"cash": 0, "debt_units_wad": 0, "supply": 0}
+    )
+    _holds(no_dilution(*leaving_none), no_dilution)  # no holder is left to dilute
+
+
+# --- no_free_money at its exact line ---------------------------------------------------------
+
+
+# Mutant: invariants.transition.no_free_money 15 (`>` -> `>=` on a mint): tokens worth exactly what
+# was paid are fair; one base unit less paid is free money.
+def test_a_mint_paying_exactly_its_tokens_worth_is_fair_and_one_unit_less_is_not():
+    flat = {"cash": 1_000, "debt_units_wad": 0, "supply": 100}  # NAV 10 per token
+    _holds(no_free_money(*_mint_step(flat, flat, tokens_minted=10, collateral_in=100)), no_free_money)
+    short = _mint_step(flat, flat, tokens_minted=10, collateral_in=99)
+    _fails(
+        no_free_money(*short),
+        no_free_money,
+        "mint of 99 gave 10 tokens worth more than paid at NAV after the mint",
+    )
+
+
+# Mutants: invariants.transition.no_free_money 8 (`after.vault.supply > 0` -> `> 1`) and 41
+# (`before.vault.supply > 0` -> `> 1` on a redemption): a single token is judged too.
+def test_no_free_money_judges_a_vault_of_a_single_token():
+    one = {"cash": 1_000, "debt_units_wad": 0, "supply": 1}
+    mint = _mint_step(one, one, tokens_minted=1, collateral_in=999)
+    _fails(
+        no_free_money(*mint),
+        no_free_money,
+        "mint of 999 gave 1 tokens worth more than paid at NAV after the mint",
+    )
+    redeem = _redeem_step(one, one, tokens_burned=1, gross_out=1_001)
+    _fails(
+        no_free_money(*redeem),
+        no_free_money,
+        "redemption of 1 tokens paid 1001, more than their share of equity",
+    )
+
+
+# Mutants: invariants.transition.no_free_money 7 (`after.vault.supply > 0` -> `>= 0`) and 40
+# (`before.vault.supply > 0` -> `>= 0`): with no supply there is no NAV to value a token at, so
+# no_free_money does not judge (the supply laws do); it must not call that free money.
+def test_no_free_money_does_not_judge_a_share_of_no_supply():
+    empty = {"cash": 1_000, "debt_units_wad": 0, "supply": 0}
+    _holds(no_free_money(*_mint_step(empty, empty, tokens_minted=1, collateral_in=1)), no_free_money)
+    underwater = {"cash": 0, "debt_units_wad": 10**18, "supply": 0}  # negative equity, no tokens
+    _holds(no_free_money(*_redeem_step(underwater, underwater, tokens_burned=1, gross_out=0)), no_free_money)
+
+
+# Mutant: invariants.transition.no_free_money 49 (`>` -> `>=` on a redemption): exactly the
+# redeemer's share of equity is fair.
+def test_a_redemption_paying_exactly_its_share_of_equity_is_fair():
+    flat = {"cash": 100, "debt_units_wad": 0, "supply": 10}
+    _holds(no_free_money(*_redeem_step(flat, flat, tokens_burned=1, gross_out=10)), no_free_money)
+    _fails(
+        no_free_money(*_redeem_step(flat, flat, tokens_burned=1, gross_out=11)),
+        no_free_money,
+        "redemption of 1 tokens paid 11, more than their share of equity",
+    )
+
+
+def _settlement_redemption(supply: int, cash: int, **changes) -> tuple:
+    before, event, after = _last(_wind_down(), ev.SettlementRedeemed)
+    return _vault(before, supply=supply, cash=cash), attrs.evolve(event, **changes), after
+
+
+# Mutants: invariants.transition.no_free_money 25 (`before.vault.supply > 0` -> `> 1`), 34
+# (`max(cash, 0)` -> `max(cash, 1)`), 35 (name -> None), 36 (detail -> None): a settlement
+# redemption gets at most its pro-rata share of the cash, nothing once the cash is gone.
+def test_a_settlement_redemption_gets_at_most_its_pro_rata_share_of_cash():
+    only_token = _settlement_redemption(1, 100, tokens_burned=1, collateral_out=101)
+    _fails(
+        no_free_money(*only_token),
+        no_free_money,
+        "settlement redemption of 1 tokens paid 101, more than their pro-rata share of cash 100",
+    )
+    _holds(no_free_money(*_settlement_redemption(1, 100, tokens_burned=1, collateral_out=100)), no_free_money)
+    no_cash = _settlement_redemption(10, 0, tokens_burned=10, collateral_out=1)
+    _fails(
+        no_free_money(*no_cash),
+        no_free_money,
+        "settlement redemption of 10 tokens paid 1, more than their pro-rata share of cash 0",
+    )
+
+
+# --- reconstitution_continuous at its rounding bound ----------------------------------------
+
+
+# Mutants: invariants.transition.reconstitution_continuous 9 (`+ 1` -> `- 1` after the sum), 11
+# (`+ 1` -> `- 1` per component), 18 (`<=` -> `<`), 12 (`//` -> `/`: a float bound, reported).
+def test_reconstitution_may_lower_the_price_by_exactly_its_rounding_bound_and_no_more():
+    bound = _rounding_bound()
+    _holds(reconstitution_continuous(*_reconstitution(bound)), reconstitution_continuous)
+    _, event, _ = _reconstitution(bound + 1)
+    _fails(
+        reconstitution_continuous(*_reconstitution(bound + 1)),
+        reconstitution_continuous,
+        f"index price went from {event.index_price_before_wad} to {event.index_price_after_wad}, "
+        f"beyond the rounding bound {bound}",
+    )
+
+
+# --- rounding_favours_vault: each amount's sign checked -------------------------------------
+
+
+# Mutants: invariants.transition.rounding_favours_vault 15 (fee dropped from the mint's min), 17
+# (sale proceeds dropped), 52 (fee dropped from the redemption's min), 53 (execution cost dropped).
+@pytest.mark.parametrize(
+    ("kind", "field", "message"),
+    [
+        (ev.Minted, "fee", "negative fee or cost in "),
+        (ev.Minted, "sale_proceeds", "negative fee or cost in "),
+        (ev.Redeemed, "fee", "negative fee, cost or payout in "),
+        (ev.Redeemed, "execution_cost", "negative fee, cost or payout in "),
+    ],
+)
+def test_no_fee_cost_or_proceeds_is_negative(kind, field, message):
+    step = _edited(_trading, kind, **{field: lambda e: -1})()
+    verdict = rounding_favours_vault(*step)
+    assert verdict.ok is False
+    assert verdict.invariant == "rounding_favours_vault"
+    assert verdict.detail == f"{message}{step[1]}"
+
+
+# --- settlement_recorded: each rule, exact words ---------------------------------------------
+
+
+def _settlement(cash: int | None = None, **changes) -> tuple:
+    before, event, _ = _last(_wind_down(), ev.Settled)
+    if cash is not None:
+        before = _cash(before, cash)
+    edited = attrs.evolve(event, **{k: f(event) for k, f in changes.items()})
+    return before, edited, evolve(before, edited)
+
+
+# Mutant: invariants.transition.settlement_recorded 27 (`min(repaid, bad_debt) < 0` -> `max`): a
+# negative repayment is caught even when it adds up.
+def test_a_settlement_repaying_a_negative_amount_is_rejected_as_not_adding_up():
+    step = _settlement(repaid=lambda e: -1, bad_debt=lambda e: e.debt_value + 1)
+    d = step[1].debt_value
+    _fails(settlement_recorded(*step), settlement_recorded, f"repaid -1 + bad debt {d + 1} != debt value {d}")
+
+
+# Mutants: invariants.transition.settlement_recorded 40 (`max(cash, 0)` -> `max(cash, 1)`), 41-44
+# (name/detail of the verdict dropped): with no cash, nothing can be repaid.
+def test_a_settlement_cannot_repay_more_than_the_cash():
+    step = _settlement(0, repaid=lambda e: 1, bad_debt=lambda e: e.debt_value - 1)
+    _fails(settlement_recorded(*step), settlement_recorded, "repaid 1 with only 0 cash")
+
+
+# Mutants: invariants.transition.settlement_recorded 47 (`bad_debt > 0` -> `> 1`), 49-52 (name/
+# detail dropped): one base unit of bad debt while cash is left is a violation.
+def test_no_bad_debt_while_cash_is_left_unpaid():
+    _, event, _ = _last(_wind_down(), ev.Settled)
+    d = event.debt_value
+    step = _settlement(d, repaid=lambda e: d - 1, bad_debt=lambda e: 1)
+    _fails(settlement_recorded(*step), settlement_recorded, "bad debt 1 recorded while cash was left unpaid")
+
+
+# Mutants: invariants.transition.settlement_recorded 55-58 (name/detail dropped): the state after
+# a settlement carries its bad debt.
+def test_the_state_after_a_settlement_carries_its_bad_debt():
+    before, event, after = _settlement()
+    wrong = attrs.evolve(after, bad_debt=after.bad_debt + 1)
+    _fails(
+        settlement_recorded(before, event, wrong),
+        settlement_recorded,
+        f"bad debt in state {after.bad_debt + 1} does not include this settlement",
+    )
+
+
+# --- treasury_moves_only_by_claim: each part of a claim checked ------------------------------
+
+
+# Mutant: invariants.transition.treasury_moves_only_by_claim 19 (first `or` -> `and`): the treasury
+# paying exactly the claim is not enough; the holder must gain exactly the claim too.
+def test_a_claim_must_credit_the_holder_exactly_what_the_treasury_paid():
+    before, event, after = _last(_claimed(), ev.FeesClaimed)
+    balances = {**after.balances, event.to_holder_id: after.balance_of(event.to_holder_id) + 1}
+    gained = after.balance_of(event.to_holder_id) + 1 - before.balance_of(event.to_holder_id)
+    verdict = treasury_moves_only_by_claim(before, event, attrs.evolve(after, balances=balances))
+    was = before.balance_of("treasury")
+    _fails(
+        verdict,
+        treasury_moves_only_by_claim,
+        f"claim of {event.tokens}: treasury {was} -> {was - event.tokens} (recorded {event.treasury_after}), "
+        f"{event.to_holder_id} gained {gained}",
+    )
+
+
+# --- check_log counts the events it checked --------------------------------------------------
+
+
+# Mutant: invariants.log.check_log 47 (`position - first_position + 1` -> `position + first_position
+# + 1` at the end): the count does not depend on where the positions start.
+@pytest.mark.parametrize("first_position", [0, 7])
+def test_check_log_counts_the_events_it_checked_wherever_positions_start(first_position: int):
+    log = _trading()
+    report = check_log(log, first_position=first_position)
+    assert report.ok
+    assert report.events_checked == sum(map(len, log))
+    assert check_log((), first_position=first_position).events_checked == 0
