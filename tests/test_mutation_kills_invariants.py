@@ -12,7 +12,17 @@ import pytest
 
 from domain import events as ev
 from domain.evolve import evolve
+from domain.model import MINIMUM_LOCKED_SUPPLY, VAULT
+from domain.valuation import current_leverage_wad, debt_value
 from invariants.log import check_log
+from invariants.state import (
+    ledger_matches_vault,
+    leverage_within_ripcord,
+    minimum_supply_locked,
+    solvency,
+    supply_equals_balances,
+)
+from invariants.tally import MappingTally
 from invariants.transition import (
     TRANSITION_INVARIANTS,
     lifecycle_respected,
@@ -28,12 +38,16 @@ from tests.test_invariants_catch import (
     LAW,
     LOGS,
     _args,
+    _base,
     _cash,
     _claimed,
     _edited,
     _in_status,
     _last,
+    _lock_removed,
+    _more_debt,
     _reconstitution,
+    _ripcord,
     _rounding_bound,
     _trading,
     _transitions,
@@ -213,6 +227,14 @@ def test_a_settlement_redemption_gets_at_most_its_pro_rata_share_of_cash():
     )
 
 
+# Mutant: invariants.transition.no_free_money 24 (`before.vault.supply > 0` -> `>= 0` on a
+# settlement redemption): with no supply there is no pro-rata share to compare against, so the
+# law does not judge (even a tampered negative burn, which the supply laws catch).
+def test_no_free_money_does_not_judge_a_settlement_redemption_from_no_supply():
+    step = _settlement_redemption(0, 100, tokens_burned=-1, collateral_out=0)
+    _holds(no_free_money(*step), no_free_money)
+
+
 # --- reconstitution_continuous at its rounding bound ----------------------------------------
 
 
@@ -250,6 +272,34 @@ def test_no_fee_cost_or_proceeds_is_negative(kind, field, message):
     assert verdict.ok is False
     assert verdict.invariant == "rounding_favours_vault"
     assert verdict.detail == f"{message}{step[1]}"
+
+
+# Mutants: invariants.transition.rounding_favours_vault 79/80 (name/detail of the redemption's
+# execution cost verdict dropped), 88/89 (of the rebalance's negative amounts), 95-98 (of the
+# rebalance's execution cost), 83 (`or` -> `and`: negative units alone caught).
+@pytest.mark.parametrize(
+    ("log", "kind", "field", "change", "message"),
+    [
+        (_trading, ev.Redeemed, "execution_cost", -1, "execution cost {} rounded down"),
+        (_ripcord, ev.Rebalanced, "execution_cost", -1, "rebalance execution cost {} rounded down"),
+        (_ripcord, ev.Rebalanced, "units_wad", None, "negative cost or units in {}"),
+    ],
+)
+def test_rounding_favours_vault_names_what_was_rounded_against_it(log, kind, field, change, message):
+    step = _edited(
+        log, kind, **{field: (lambda e: -1) if change is None else (lambda e: getattr(e, field) + change)}
+    )()
+    shown = step[1] if change is None else getattr(step[1], field)
+    _fails(rounding_favours_vault(*step), rounding_favours_vault, message.format(shown))
+
+
+# Mutants: invariants.transition.rounding_favours_vault 86 (`units_wad < 0` -> `<= 0`) and 87
+# (`< 1`): a rebalance of zero units is not negative.
+def test_a_rebalance_of_zero_units_is_not_negative():
+    _holds(
+        rounding_favours_vault(*_edited(_ripcord, ev.Rebalanced, units_wad=lambda e: 0)()),
+        rounding_favours_vault,
+    )
 
 
 # --- settlement_recorded: each rule, exact words ---------------------------------------------
@@ -316,6 +366,110 @@ def test_a_claim_must_credit_the_holder_exactly_what_the_treasury_paid():
         f"claim of {event.tokens}: treasury {was} -> {was - event.tokens} (recorded {event.treasury_after}), "
         f"{event.to_holder_id} gained {gained}",
     )
+
+
+# --- state laws at their boundaries -------------------------------------------------------
+
+
+# Mutants: invariants.state.ledger_matches_vault 14/16 (the ledger's vault account read under the
+# wrong key in the message) and 15/17/18 (a missing vault account shown as None or 1, not 0).
+def test_ledger_matches_vault_shows_the_vault_account_it_compared():
+    base = _base()
+    off = _vault(base, cash=base.vault.cash + 1)
+    _fails(
+        ledger_matches_vault(off),
+        ledger_matches_vault,
+        f"ledger has {base.vault.cash} in the vault, the vault's cash is {base.vault.cash + 1}",
+    )
+    missing = attrs.evolve(base, ledger={k: v for k, v in base.ledger.items() if k != VAULT})
+    _fails(
+        ledger_matches_vault(missing),
+        ledger_matches_vault,
+        f"ledger has 0 in the vault, the vault's cash is {base.vault.cash}",
+    )
+
+
+# Mutants: invariants.state.leverage_within_ripcord 8 (`supply == 0` -> `== 1`) and 32 (`-leverage`
+# -> `+leverage` in the message): a vault of one token is judged, and |leverage| is reported
+# as the positive magnitude it is.
+def test_leverage_within_ripcord_judges_one_token_and_reports_the_magnitude():
+    over = _vault(_more_debt(_base(), 5, 4), supply=1)
+    magnitude = -current_leverage_wad(over)
+    assert magnitude > 0
+    _fails(
+        leverage_within_ripcord(over),
+        leverage_within_ripcord,
+        f"|leverage| {magnitude} exceeds ripcord_leverage {over.params.ripcord_leverage_wad}",
+    )
+
+
+# Mutant: invariants.state.leverage_within_ripcord 26 (`>` -> `>=`): leverage exactly at the
+# ripcord is within it.
+def test_leverage_exactly_at_the_ripcord_is_within_it():
+    state = _more_debt(_base(), 5, 4)
+    at = attrs.evolve(
+        state, params=attrs.evolve(state.params, ripcord_leverage_wad=-current_leverage_wad(state))
+    )
+    _holds(leverage_within_ripcord(at), leverage_within_ripcord)
+
+
+# Mutants: invariants.state.leverage_within_ripcord 23 and solvency 19 (`holds(name)` ->
+# `holds(None)`): a law that does not judge a state still names itself.
+def test_state_laws_that_step_aside_still_name_themselves():
+    base = _base()
+    _holds(leverage_within_ripcord(_cash(base, debt_value(base) - 1)), leverage_within_ripcord)
+    _holds(solvency(attrs.evolve(base, index_price_wad=0)), solvency)
+
+
+# Mutants: invariants.state.solvency 18 (`index_price_wad == 0` -> `== 1`) and 29 (`supply > 0` ->
+# `> 1`): zero equity with a single token outstanding, or at a price of one unit, is insolvent.
+def test_zero_equity_is_insolvent_with_one_token_or_at_the_smallest_price():
+    base = _base()
+    one_token = _vault(_cash(base, debt_value(base)), supply=1)
+    _fails(
+        solvency(one_token),
+        solvency,
+        f"equity 0 at price {base.index_price_wad} and the product is not settled",
+    )
+    tiny = attrs.evolve(base, index_price_wad=1)
+    at_tiny = _cash(tiny, debt_value(tiny) - 1)
+    _fails(solvency(at_tiny), solvency, "equity -1 at price 1 and the product is not settled")
+
+
+# Mutant: invariants.state.minimum_supply_locked 8 (`supply > 0` -> `> 1`): a single token
+# outstanding already requires the lock.
+def test_the_lock_is_required_from_the_first_token():
+    state = _vault(_lock_removed(), supply=1)
+    _fails(
+        minimum_supply_locked(state),
+        minimum_supply_locked,
+        f"locked supply is 0, must be {MINIMUM_LOCKED_SUPPLY}",
+    )
+
+
+# Mutants: invariants.state.supply_matches_balances 5 (`b < 0` -> `b <= 0`) and 6 (`< 1`): only
+# the negative balances are reported, not an empty one.
+def test_only_negative_balances_are_reported():
+    base = _base()
+    state = attrs.evolve(base, balances={**base.balances, "carol": 0, "dave": -1})
+    _fails(supply_equals_balances(state), supply_equals_balances, "negative token balances {'dave': -1}")
+
+
+# Mutant: invariants.tally.MappingTally.update 14 (`summed = mapping` -> `None`): the tally keeps
+# the mapping it summed, so a state that keeps the same mapping is not summed again.
+def test_a_tally_does_not_sum_the_same_mapping_twice():
+    class Counted(dict):
+        reads = 0
+
+        def values(self):
+            Counted.reads += 1
+            return super().values()
+
+    mapping = Counted(a=1, b=-2)
+    tally = MappingTally()
+    tally.update(mapping)
+    tally.update(mapping)
+    assert (tally.total, tally.any_negative, Counted.reads) == (-1, True, 1)
 
 
 # --- check_log counts the events it checked --------------------------------------------------
