@@ -403,6 +403,13 @@ def test_leverage_within_ripcord_judges_one_token_and_reports_the_magnitude():
     )
 
 
+# Mutant: invariants.state.leverage_within_ripcord 4 (`supply == 0 or price == 0` -> `and`): with
+# no tokens outstanding there is no holder exposed to the leverage; the ripcord does not judge.
+def test_a_vault_with_no_supply_is_not_held_to_the_ripcord() -> None:
+    over = _vault(_more_debt(_base(), 5, 4), supply=0)
+    _holds(leverage_within_ripcord(over), leverage_within_ripcord)
+
+
 # Mutant: invariants.state.leverage_within_ripcord 26 (`>` -> `>=`): leverage exactly at the
 # ripcord is within it.
 def test_leverage_exactly_at_the_ripcord_is_within_it():
