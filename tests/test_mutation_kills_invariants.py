@@ -7,6 +7,8 @@ States and events are the healthy logs of ``tests.test_invariants_catch``, surgi
 
 from __future__ import annotations
 
+import uuid
+
 import attrs
 import pytest
 
@@ -33,6 +35,7 @@ from invariants.transition import (
     settlement_recorded,
     treasury_moves_only_by_claim,
 )
+from invariants.verdict import holds
 from tests.test_invariants_catch import (
     BREAKS,
     LAW,
@@ -86,6 +89,17 @@ def test_every_transition_law_holds_on_a_healthy_log_and_names_itself(log: str):
 @pytest.mark.parametrize("broken", BREAKS, ids=lambda b: f"{b.law}: {b.case}")
 def test_a_broken_law_reports_ok_false(broken):
     assert LAW[broken.law](*_args(broken)).ok is False
+
+
+# Mutants: invariants.verdict.holds 1-9 (the cache lookup or the new holding verdict broken). A
+# name never judged before (the cache is per process and may be filled already) gets a verdict
+# that holds and names it, and every later check of that law shares the very same verdict.
+def test_a_holding_verdict_names_its_law_and_is_shared_per_law() -> None:
+    law = f"a_law_never_judged_before_{uuid.uuid4().hex}"
+    first = holds(law)
+    assert (first.invariant, first.ok, first.detail) == (law, True, "")
+    assert holds(law) is first
+    assert holds(f"{law}_too") is not first
 
 
 # --- lifecycle_respected: exact words ------------------------------------------------------
