@@ -424,6 +424,22 @@ def test_a_vault_with_no_supply_is_not_held_to_the_ripcord() -> None:
     _holds(leverage_within_ripcord(over), leverage_within_ripcord)
 
 
+# Mutant: invariants.state.leverage_within_ripcord 10 (`index_price_wad == 0` -> `== 1`): only a
+# missing price exempts the vault; at the smallest price (debt units scaled to the same value)
+# the same leverage breaks the ripcord.
+def test_leverage_is_judged_at_the_smallest_price() -> None:
+    over = _more_debt(_base(), 5, 4)
+    at_one = attrs.evolve(over, index_price_wad=1)
+    at_one = _vault(at_one, debt_units_wad=over.vault.debt_units_wad * over.index_price_wad)
+    assert current_leverage_wad(at_one) == current_leverage_wad(over)
+    _fails(
+        leverage_within_ripcord(at_one),
+        leverage_within_ripcord,
+        f"|leverage| {-current_leverage_wad(over)} exceeds ripcord_leverage "
+        f"{over.params.ripcord_leverage_wad}",
+    )
+
+
 # Mutant: invariants.state.leverage_within_ripcord 26 (`>` -> `>=`): leverage exactly at the
 # ripcord is within it.
 def test_leverage_exactly_at_the_ripcord_is_within_it():
